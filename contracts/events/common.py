@@ -1,0 +1,71 @@
+"""Value objects used inside several events."""
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Severity(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+    ACUTE = "acute"
+
+
+class PartnerType(StrEnum):
+    GEMEENTE = "gemeente"
+    WIJKTEAM = "wijkteam"
+    GGZ = "ggz"
+    WELZIJN = "welzijn"
+    SCHULDHULP = "schuldhulp"
+    POLITIE = "politie"
+    BUURTBEMIDDELING = "buurtbemiddeling"
+
+
+class Address(_Value):
+    postcode: str = Field(pattern=r"^[1-9][0-9]{3}[A-Z]{2}$", examples=["3511AB"])
+    huisnummer: int = Field(ge=1, le=99999)
+    toevoeging: str | None = Field(default=None, max_length=6)
+
+
+class Contact(_Value):
+    """How a partner reaches the household (only for purposes that need it)."""
+
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+
+
+class Arrears(_Value):
+    """Rent arrears (huurachterstand) as the corporation signals it."""
+
+    amount_eur: Decimal = Field(ge=0, decimal_places=2)
+    months: int = Field(ge=0, le=120)
+
+
+class CaseDetails(_Value):
+    """The personal data of a case that can be shared, field by field.
+
+    An agreement lists which of these fields a partner may see for a purpose;
+    referral drops every other field before `referral.requested` is written.
+    The reporter (neighbour) is deliberately not here: it never leaves intake.
+    """
+
+    address: Address | None = None
+    description: str | None = Field(default=None, max_length=4000, description="nature of the problem")
+    care_signal: str | None = Field(default=None, max_length=4000, description="care/zorg details")
+    household_ref: str | None = Field(default=None, max_length=64, description="pseudonymous household id")
+    contact: Contact | None = None
+    arrears: Arrears | None = None
+
+
+SHAREABLE_FIELDS: tuple[str, ...] = tuple(CaseDetails.model_fields)
+
+
+class Period(_Value):
+    valid_from: date
+    valid_until: date | None = None

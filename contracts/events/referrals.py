@@ -1,0 +1,42 @@
+"""Events on `samenwijk.referrals`, produced by referral (and, per partner, on its inbox)."""
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import Field
+
+from contracts.envelope import Event
+from contracts.events.cases import BUURT_CODE
+from contracts.events.common import CaseDetails, PartnerType, Severity
+
+
+class ReferralRequested(Event):
+    """A part of a case handed to one partner; `details` is already minimised for it."""
+
+    event_type = "referral.requested"
+
+    referral_id: UUID
+    case_id: UUID
+    partner_id: str
+    partner_type: PartnerType
+    purpose: str = Field(description="doel, e.g. vroegsignalering-schulden")
+    legal_basis: str = Field(description="grondslag")
+    category: str
+    severity: Severity
+    buurt_code: str = Field(pattern=BUURT_CODE)
+    details: CaseDetails
+    respond_by: datetime
+    resolve_by: datetime
+    requested_at: datetime
+
+
+class EscalationRaised(Event):
+    event_type = "escalation.raised"
+
+    escalation_id: UUID
+    case_id: UUID
+    level: str = Field(description="coordinator | casusoverleg | zorg_en_veiligheidshuis | woonoverlast")
+    reason: str
+    owner_partner_id: str | None = None
+    referral_id: UUID | None = None
+    raised_at: datetime

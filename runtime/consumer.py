@@ -1,0 +1,276 @@
+"""Inbox-guarded batch consumers with a dead-letter topic.
+
+One `EventRouter` per event family (topic) maps CloudEvents types to plain handler
+functions typed by their pydantic event model. `Consumer` subscribes each router with a
+faststream batch subscriber and, per batch:
+
+1. parses every record; a malformed one is set aside as a dead letter;
+2. in ONE transaction claims the event ids in the inbox and runs the handlers for the
+   ids it could claim (a redelivered event is skipped: exactly-once effect);
+3. if that transaction fails, redoes the batch record by record with retries, so one
+   poison record cannot hold up the rest; a record that keeps failing is dead-lettered;
+4. returns, and only then faststream commits the offsets (AckPolicy.NACK_ON_ERROR:
+   commit after processing; on an error that escapes — the database is down — it seeks
+   back and the batch comes again).
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+from pydantic import ValidationError
+
+from contracts.envelope import CONTENT_TYPE, CloudEvent, Event, decode
+from contracts.events import EVENTS
+from contracts.topics import Topics
+from runtime.outbox import OutgoingRecord
+from runtime.settings import ServiceSettings
+from runtime.telemetry import context_from_headers, decode_kafka_headers
+from runtime.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("samenwijk.consumer")
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True)
+class EventMeta:
+    """Envelope and Kafka coordinates of the event being handled."""
+
+    event_id: UUID
+    type: str
+    source: str
+    topic: str
+    partition: int
+    offset: int
+    envelope: CloudEvent[dict[str, Any]]
+
+
+Handler = Callable[[Any, EventMeta, UnitOfWork], Awaitable[None]]
+
+
+class EventRouter:
+    """The handlers of one service for the event types on one topic (or topic pattern)."""
+
+    def __init__(self, topic: str | None = None, *, pattern: str | None = None,
+                 registry: dict[str, type[Event]] = EVENTS) -> None:
+        if (topic is None) == (pattern is None):
+            raise ValueError("give a topic or a pattern")
+        self.topic = topic
+        self.pattern = pattern
+        self.registry = registry
+        self.handlers: dict[str, Handler] = {}
+
+    def on(self, model: type[E]) -> Callable[[Callable[[E, EventMeta, UnitOfWork], Awaitable[None]]], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.handlers[model.type_name()] = fn
+            return fn
+
+        return register
+
+    def handled_models(self) -> dict[str, type[Event]]:
+        return {t: self.registry[t] for t in self.handlers}
+
+    @property
+    def name(self) -> str:
+        return self.topic or self.pattern or ""
+
+
+class TransientError(Exception):
+    """Infrastructure is unavailable: retry the whole batch later, never dead-letter."""
+
+
+TRANSIENT = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    TransientError,
+)
+
+
+@dataclass
+class _Item:
+    record: ConsumerRecord
+    envelope: CloudEvent[dict[str, Any]]
+    event: Event
+    headers: dict[str, str]
+
+    def meta(self) -> EventMeta:
+        r = self.record
+        return EventMeta(self.envelope.id, self.envelope.type, self.envelope.source,
+                         r.topic, r.partition, r.offset, self.envelope)
+
+
+@dataclass
+class _DeadLetter:
+    record: ConsumerRecord
+    reason: str
+    event_id: str | None = None
+
+
+class Consumer:
+    def __init__(self, settings: ServiceSettings, pool_getter: Callable[[], asyncpg.Pool]) -> None:
+        self._settings = settings
+        self._pool = pool_getter
+        self.dead_letters = 0
+        self.handled = 0
+
+    def attach(self, broker: KafkaBroker, router: EventRouter) -> None:
+        s = self._settings
+        topics = [router.topic] if router.topic else []
+        subscriber = broker.subscriber(
+            *topics,
+            pattern=router.pattern,
+            group_id=s.service_name,
+            batch=True,
+            max_records=s.consumer_max_records,
+            batch_timeout_ms=s.kafka_fetch_max_wait_ms,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+        )
+
+        async def handle_batch(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            records = raw if isinstance(raw, tuple) else (raw,)
+            await self.process(router, records)
+
+        subscriber(handle_batch)
+
+    # -- the batch ---------------------------------------------------------------------
+
+    async def process(self, router: EventRouter, records: tuple[ConsumerRecord, ...]) -> None:
+        items: list[_Item] = []
+        dead: list[_DeadLetter] = []
+        models = router.handled_models()
+        for record in records:
+            try:
+                envelope, event = decode(record.value or b"", models)
+            except ValidationError as exc:
+                dead.append(_DeadLetter(record, "invalid event: " + _describe(exc)))
+                continue
+            if event is None:
+                continue  # a type this service does not act on
+            items.append(_Item(record, envelope, event, decode_kafka_headers(record.headers)))
+
+        try:
+            await self._apply(router, items)
+        except TRANSIENT as exc:
+            await self._backoff(exc)
+            raise
+        except Exception:
+            log.warning("batch of %d failed; retrying record by record", len(items), exc_info=True)
+            for item in items:
+                reason = await self._apply_with_retries(router, item)
+                if reason:
+                    dead.append(_DeadLetter(item.record, reason, str(item.envelope.id)))
+        if dead:
+            await self._dead_letter(dead)
+
+    async def _apply(self, router: EventRouter, items: list[_Item]) -> None:
+        if not items:
+            return
+        async with self._pool().acquire() as conn, conn.transaction():
+            claimed = {
+                row["event_id"]
+                for row in await conn.fetch(
+                    "INSERT INTO inbox (event_id, event_type)"
+                    " SELECT * FROM unnest($1::text[], $2::text[])"
+                    " ON CONFLICT DO NOTHING RETURNING event_id",
+                    [str(i.envelope.id) for i in items],
+                    [i.envelope.type for i in items],
+                )
+            }
+            uow = UnitOfWork(conn, self._settings.source)
+            for item in items:
+                event_id = str(item.envelope.id)
+                if event_id not in claimed:
+                    continue  # handled before: redelivery or a duplicate in this batch
+                claimed.discard(event_id)
+                with tracer.start_as_current_span(
+                    f"handle {item.envelope.type}",
+                    context=context_from_headers(item.headers),
+                    kind=trace.SpanKind.CONSUMER,
+                    attributes={"messaging.destination.name": item.record.topic,
+                                "messaging.kafka.partition": item.record.partition,
+                                "samenwijk.case_id": item.envelope.subject or ""},
+                ):
+                    await router.handlers[item.envelope.type](item.event, item.meta(), uow)
+                self.handled += 1
+            await uow.flush()
+
+    async def _apply_with_retries(self, router: EventRouter, item: _Item) -> str | None:
+        """Returns None when handled, else the reason to dead-letter it."""
+        attempts = self._settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._apply(router, [item])
+                return None
+            except TRANSIENT as exc:
+                await self._backoff(exc)
+                raise
+            except Exception as exc:  # a handler bug or data it cannot take
+                if attempt == attempts:
+                    return f"handler failed {attempts} times: {type(exc).__name__}: {exc}"
+                await asyncio.sleep(0.05 * 2**attempt)
+        return None
+
+    async def _dead_letter(self, dead: list[_DeadLetter]) -> None:
+        async with self._pool().acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn, self._settings.source)
+            for d in dead:
+                r = d.record
+                # Claim by event id, or by coordinates when it had none we could read.
+                claim = d.event_id or f"record:{r.topic}:{r.partition}:{r.offset}"
+                fresh = await conn.fetchval(
+                    "INSERT INTO inbox (event_id, event_type) VALUES ($1, 'dead-letter')"
+                    " ON CONFLICT DO NOTHING RETURNING true", claim)
+                if not fresh:
+                    continue
+                await conn.execute(
+                    'INSERT INTO dead_letter (topic, partition, "offset", key, value, reason)'
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
+                    r.topic, r.partition, r.offset, r.key, r.value, d.reason)
+                uow.publish_record(OutgoingRecord(
+                    topic=Topics.DEAD_LETTER,
+                    key=r.key,
+                    value=r.value or b"",
+                    headers={
+                        "content-type": CONTENT_TYPE,
+                        "dlq-reason": d.reason[:2000],
+                        "dlq-service": self._settings.service_name,
+                        "dlq-original-topic": r.topic,
+                        "dlq-original-partition": str(r.partition),
+                        "dlq-original-offset": str(r.offset),
+                    },
+                ))
+                self.dead_letters += 1
+                log.warning("dead-lettered %s/%d@%d: %s", r.topic, r.partition, r.offset, d.reason)
+            await uow.flush()
+
+    async def _backoff(self, exc: BaseException) -> None:
+        log.warning("transient failure, the batch will come again: %s", exc)
+        await asyncio.sleep(1.0)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(record)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

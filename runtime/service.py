@@ -1,0 +1,87 @@
+"""ServiceRuntime: what a service process runs besides its own code.
+
+Start order: migrations → pool → topics → broker with the service's routers → relay.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from opentelemetry import trace
+
+from contracts.topics import Topics
+from runtime import db
+from runtime.broker import create_broker, ensure_topics
+from runtime.consumer import Consumer, EventRouter
+from runtime.outbox import OutboxRelay
+from runtime.settings import ServiceSettings
+from runtime.telemetry import setup_tracing
+from runtime.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, migrations: Path, routers: list[EventRouter]) -> None:
+        self.settings = settings
+        self.migrations = migrations
+        self.routers = routers
+        self.broker = create_broker(settings)
+        self.consumer = Consumer(settings, lambda: self.pool)
+        self.relay = OutboxRelay(settings.database_url, self._publish, settings.outbox_batch_size)
+        self._pool: asyncpg.Pool | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.tracer_provider = setup_tracing(settings)
+        for router in routers:
+            self.consumer.attach(self.broker, router)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("service not started")
+        return self._pool
+
+    async def start(self) -> None:
+        s = self.settings
+        await db.migrate(s.database_url, self.migrations)
+        self._pool = await db.create_pool(s.database_url, s.database_pool_size)
+        await ensure_topics(s, Topics.shared())
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        log.info("%s started", s.service_name)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        self.tracer_provider.shutdown()
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn, self.settings.source)
+            yield uow
+            await uow.flush()
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": False}
+        with contextlib.suppress(Exception):
+            checks["database"] = await self.pool.fetchval("SELECT true")
+        with contextlib.suppress(Exception):
+            checks["broker"] = await self.broker.ping(timeout=2.0)
+        return checks
+
+    async def _publish(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
+        # no_confirm: returns the delivery future, so the relay can pipeline a batch.
+        return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)

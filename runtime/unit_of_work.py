@@ -1,0 +1,68 @@
+"""One database transaction with its outbox and processing log.
+
+Handlers (HTTP or event) receive a UnitOfWork: they change state through `conn`, say what
+happened with `publish`, and record access to personal data with `log_access`. All of it
+commits together or not at all.
+"""
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import asyncpg
+from opentelemetry import trace
+
+from contracts.envelope import Event
+from runtime.outbox import OutgoingRecord, add_records, record_for
+
+
+@dataclass
+class AccessRecord:
+    action: str
+    outcome: str  # "allowed" | "denied"
+    organisation_id: str
+    case_id: UUID | None = None
+    referral_id: UUID | None = None
+    user_id: str | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    confidentiality: str = "confidential"
+    trace_id: str | None = field(default_factory=lambda: _current_trace_id())
+
+
+@dataclass
+class UnitOfWork:
+    conn: asyncpg.Connection
+    source: str
+    _records: list[OutgoingRecord] = field(default_factory=list)
+    _access: list[AccessRecord] = field(default_factory=list)
+
+    def publish(self, event: Event, topic: str) -> None:
+        self._records.append(record_for(event, topic, self.source))
+
+    def publish_record(self, record: OutgoingRecord) -> None:
+        self._records.append(record)
+
+    def log_access(self, record: AccessRecord) -> None:
+        self._access.append(record)
+
+    async def flush(self) -> None:
+        """Write what was collected; called just before commit."""
+        await add_records(self.conn, self._records)
+        self._records.clear()
+        if self._access:
+            await self.conn.executemany(
+                "INSERT INTO processing_log (action, outcome, organisation_id, user_id, case_id,"
+                " referral_id, purpose, legal_basis, confidentiality, trace_id)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                [
+                    (a.action, a.outcome, a.organisation_id, a.user_id, a.case_id, a.referral_id,
+                     a.purpose, a.legal_basis, a.confidentiality, a.trace_id)
+                    for a in self._access
+                ],
+            )
+            self._access.clear()
+
+
+def _current_trace_id() -> str | None:
+    ctx = trace.get_current_span().get_span_context()
+    return format(ctx.trace_id, "032x") if ctx.is_valid else None

