@@ -86,6 +86,11 @@ class EventRouter:
         return self.topic or self.pattern or ""
 
 
+class Rejected(Exception):
+    """The event or command is valid but cannot be applied (e.g. an illegal transition):
+    dead-letter it at once with this reason, no retries."""
+
+
 class TransientError(Exception):
     """Infrastructure is unavailable: retry the whole batch later, never dead-letter."""
 
@@ -224,6 +229,8 @@ class Consumer:
             except TRANSIENT as exc:
                 await self._backoff(exc)
                 raise
+            except Rejected as exc:
+                return f"rejected: {exc}"
             except Exception as exc:  # a handler bug or data it cannot take
                 if attempt == attempts:
                     return f"handler failed {attempts} times: {type(exc).__name__}: {exc}"

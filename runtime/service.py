@@ -6,7 +6,7 @@ Start order: migrations → pool → topics → broker with the service's router
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, migrations: Path, routers: list[EventRouter]) -> None:
+    def __init__(self, settings: ServiceSettings, migrations: Path, routers: list[EventRouter], *,
+                 topics: list[str] = (), on_start: list[Callable[["ServiceRuntime"], Awaitable[None]]] = ()) -> None:
         self.settings = settings
+        self.topics = [*Topics.shared(), *topics]
+        self.on_start = list(on_start)
         self.migrations = migrations
         self.routers = routers
         self.broker = create_broker(settings)
@@ -49,9 +52,11 @@ class ServiceRuntime:
         s = self.settings
         await db.migrate(s.database_url, self.migrations)
         self._pool = await db.create_pool(s.database_url, s.database_pool_size)
-        await ensure_topics(s, Topics.shared())
+        await ensure_topics(s, self.topics)
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for hook in self.on_start:
+            await hook(self)
         log.info("%s started", s.service_name)
 
     async def stop(self) -> None:

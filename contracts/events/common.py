@@ -62,6 +62,11 @@ class CaseDetails(_Value):
     contact: Contact | None = None
     arrears: Arrears | None = None
 
+    def restricted_to(self, fields: set[str] | frozenset[str] | list[str]) -> "CaseDetails":
+        """Only the named fields (minimisation by agreement); everything else is dropped."""
+        allowed = set(fields)
+        return CaseDetails.model_validate({k: v for k, v in self if k in allowed and v is not None})
+
 
 SHAREABLE_FIELDS: tuple[str, ...] = tuple(CaseDetails.model_fields)
 

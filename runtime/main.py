@@ -1,0 +1,18 @@
+"""Run a service app with uvicorn: `python -m services.<name>`."""
+
+import logging
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from runtime.logs import setup_logging
+from runtime.settings import ServiceSettings
+
+
+def serve(build: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+    setup_logging(settings)
+    app = build()
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=5)
+    logging.shutdown()

@@ -1,0 +1,1 @@
+"""referral: routing rules, referrals, deadlines and the escalation ladder."""

@@ -1,0 +1,1 @@
+"""reporting: read models without personal data — KPIs per buurt, category and partner."""
