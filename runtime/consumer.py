@@ -16,6 +16,8 @@ faststream batch subscriber and, per batch:
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -175,6 +177,7 @@ class Consumer:
 
         try:
             await self._apply(router, items)
+            _crash_point_after_commit(items)
         except TRANSIENT as exc:
             await self._backoff(exc)
             raise
@@ -273,6 +276,15 @@ class Consumer:
     async def _backoff(self, exc: BaseException) -> None:
         log.warning("transient failure, the batch will come again: %s", exc)
         await asyncio.sleep(1.0)
+
+
+def _crash_point_after_commit(items: list[_Item]) -> None:
+    """Fault injection for the crash tests: SIGKILL this process after the database commit
+    and before the offset commit, when a batch held the event type named in
+    SAMENWIJK_FAULT_KILL_AFTER_COMMIT. Unset (always, outside tests) it does nothing."""
+    event_type = os.environ.get("SAMENWIJK_FAULT_KILL_AFTER_COMMIT")
+    if event_type and any(i.envelope.type == event_type for i in items):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _describe(exc: ValidationError) -> str:
