@@ -116,9 +116,12 @@ def _diff_union(old: Schema, new: Schema, path: str, old_root: Schema, new_root:
             groups.setdefault(_kind(_resolve(alt, root)), []).append(alt)
         return groups
 
+    def show(groups: dict[str, list[Schema]]) -> str:
+        return "|".join(sorted(groups, key=lambda k: (k == "null", k)))
+
     og, ng = by_kind(old, old_root), by_kind(new, new_root)
-    if sorted(og) != sorted(ng) or any(len(og[k]) != len(ng[k]) for k in og):
-        out.append(f"{path or '<root>'}: type changed from {'|'.join(sorted(og))} to {'|'.join(sorted(ng))}")
+    if show(og) != show(ng) or any(len(og[k]) != len(ng[k]) for k in og):
+        out.append(f"{path or '<root>'}: type changed from {show(og)} to {show(ng)}")
         return
     for k in og:
         for o, n in zip(og[k], ng[k], strict=True):

@@ -1,4 +1,8 @@
-"""Kafka topic names (DESIGN.md, Events). Record key is always the case id."""
+"""Kafka topic names (DESIGN.md, Events).
+
+Record key: the case id for every case-related event, so a case keeps its order; the
+partner id for partner.registered / agreement.changed; the referral id for a partner's
+commands on its responses topic."""
 
 
 class Topics:

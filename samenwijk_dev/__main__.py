@@ -1,4 +1,4 @@
-"""`python -m samenwijk_dev run|clean` — what `make run` and `make clean` call."""
+"""`python -m samenwijk_dev run|clean|trace` — what `make run`, `make clean` and `make trace` call."""
 
 import argparse
 import os
@@ -71,10 +71,25 @@ def clean() -> int:
     return 0
 
 
+def trace(case_id: str, file: Path) -> int:
+    from samenwijk_dev.trace import load_case_spans, render
+
+    print("\n".join(render(load_case_spans(file, case_id))))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="samenwijk_dev")
-    parser.add_argument("command", choices=["run", "clean"])
-    return {"run": run, "clean": clean}[parser.parse_args().command]()
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="embedded stack + demo, until Ctrl-C")
+    sub.add_parser("clean", help="remove all local state")
+    t = sub.add_parser("trace", help="print the span tree of one case")
+    t.add_argument("case_id")
+    t.add_argument("--file", type=Path, default=RUN_DIR / "traces.jsonl")
+    args = parser.parse_args()
+    if args.command == "trace":
+        return trace(args.case_id, args.file)
+    return {"run": run, "clean": clean}[args.command]()
 
 
 if __name__ == "__main__":
