@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration bench schemas clean help
+.PHONY: run test test-unit test-integration bench schemas clean help trace
 
 help:
 	@echo "make run     - embedded broker + PostgreSQL + the four services + demo (Ctrl-C stops)"
@@ -45,3 +45,7 @@ schemas: $(STAMP)
 
 clean:
 	-@test -x $(PY) && $(PY) -m samenwijk_dev clean || rm -rf .run
+
+trace: $(STAMP)
+	@test -n "$(CASE)" || (echo "usage: make trace CASE=<case-id>" && exit 2)
+	$(PY) -m samenwijk_dev trace $(CASE)
