@@ -219,8 +219,8 @@ class Consumer:
                                 "samenwijk.case_id": item.envelope.subject or ""},
                 ):
                     await router.handlers[item.envelope.type](item.event, item.meta(), uow)
-                self.handled += 1
             await uow.flush()
+        self.handled += len(items)
 
     async def _apply_with_retries(self, router: EventRouter, item: _Item) -> str | None:
         """Returns None when handled, else the reason to dead-letter it."""
@@ -241,6 +241,7 @@ class Consumer:
         return None
 
     async def _dead_letter(self, dead: list[_DeadLetter]) -> None:
+        fresh_letters = 0
         async with self._pool().acquire() as conn, conn.transaction():
             uow = UnitOfWork(conn, self._settings.source)
             for d in dead:
@@ -269,9 +270,10 @@ class Consumer:
                         "dlq-original-offset": str(r.offset),
                     },
                 ))
-                self.dead_letters += 1
+                fresh_letters += 1
                 log.warning("dead-lettered %s/%d@%d: %s", r.topic, r.partition, r.offset, d.reason)
             await uow.flush()
+        self.dead_letters += fresh_letters
 
     async def _backoff(self, exc: BaseException) -> None:
         log.warning("transient failure, the batch will come again: %s", exc)

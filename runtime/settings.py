@@ -25,7 +25,9 @@ class ServiceSettings(BaseSettings):
     kafka_topic_partitions: int = 6
     kafka_replication_factor: int = 1
     consumer_max_records: int = 500
-    consumer_max_attempts: int = Field(default=3, description="handler attempts before a dead letter")
+    # After a failed batch, each record is tried alone this many times before it is
+    # dead-lettered (so a record that keeps failing runs once more, in its batch).
+    consumer_max_attempts: int = Field(default=3, description="single-record attempts before a dead letter")
 
     outbox_batch_size: int = 500
 

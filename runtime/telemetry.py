@@ -76,4 +76,4 @@ def context_from_headers(headers: Mapping[str, str]) -> context.Context:
 
 
 def decode_kafka_headers(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
-    return {k: v.decode("utf-8", "replace") for k, v in headers or ()}
+    return {k: (v or b"").decode("utf-8", "replace") for k, v in headers or ()}

@@ -64,8 +64,8 @@ class NewCase(BaseModel):
     def _known_category(self) -> "NewCase":
         if self.category not in TAXONOMY:
             raise ValueError(f"category {self.category!r} is not in the taxonomy: {', '.join(TAXONOMY)}")
-        if self.buurt_code[2:6] != self.wijk_code[2:6]:
-            raise ValueError("buurt_code and wijk_code belong to different municipalities")
+        if self.buurt_code[2:8] != self.wijk_code[2:8]:  # BU<gemeente 4><wijk 2><buurt 2>
+            raise ValueError(f"buurt {self.buurt_code} is not in wijk {self.wijk_code}")
         return self
 
     def details(self) -> CaseDetails:

@@ -1,11 +1,19 @@
-"""Deadlines in working days (Dutch public holidays excluded) or in calendar hours."""
+"""Deadlines in working days (Dutch public holidays excluded) or in elapsed hours.
 
-from datetime import date, datetime, timedelta
+Working days are counted on the Dutch calendar (Europe/Amsterdam), whatever timezone the
+start carries: a case opened at 01:30 on a Friday in Amsterdam is a Friday case, even
+though it is still Thursday in UTC.
+"""
+
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import holidays
 
 from services.referral.domain.rules import Deadline
+
+NL = ZoneInfo("Europe/Amsterdam")
 
 
 @lru_cache(maxsize=32)
@@ -18,17 +26,18 @@ def is_working_day(day: date) -> bool:
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
-    """The same time of day, `days` working days later."""
-    current = start
+    """The same Dutch wall-clock time, `days` Dutch working days later."""
+    local = start.astimezone(NL)
+    day = local.date()
     remaining = days
     while remaining > 0:
-        current += timedelta(days=1)
-        if is_working_day(current.date()):
+        day += timedelta(days=1)
+        if is_working_day(day):
             remaining -= 1
-    return current
+    return datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=NL)
 
 
 def due(start: datetime, deadline: Deadline) -> datetime:
-    if deadline.hours is not None:
-        return start + timedelta(hours=deadline.hours)
+    if deadline.hours is not None:  # elapsed time, also across a DST change
+        return start.astimezone(UTC) + timedelta(hours=deadline.hours)
     return add_working_days(start, deadline.working_days or 0)
