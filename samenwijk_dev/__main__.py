@@ -22,7 +22,7 @@ def _port(name: str, default: int) -> int:
 
 
 def make_stack() -> Stack:
-    return Stack(RUN_DIR, broker_port=_port("broker", 9092), pg_port=_port("pg", 55432),
+    return Stack(RUN_DIR, broker_port=_port("broker", 9092), pg_port=_port("pg", 15432),
                  service_ports={s: _port(s, DEFAULT_PORTS[s]) for s in SERVICES})
 
 
@@ -61,11 +61,10 @@ def run() -> int:
 
 
 def clean() -> int:
-    if (RUN_DIR / "pgdata").exists() or RUN_DIR.exists():
-        try:
-            EmbeddedPostgres(RUN_DIR / "pgdata", 0).destroy()
-        except RuntimeError:
-            pass
+    try:  # its data may live outside .run/ (root, repo the postgres user cannot reach)
+        EmbeddedPostgres(RUN_DIR / "pg" / "data", 0).destroy()
+    except RuntimeError:
+        pass
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     print("removed local state (.run/)")
     return 0

@@ -116,7 +116,7 @@ class Stack:
     def __post_init__(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.broker = Tansu(self.broker_port, self.run_dir / "broker.log")
-        self.postgres = EmbeddedPostgres(self.run_dir / "pgdata", self.pg_port, fast=self.fast_postgres)
+        self.postgres = EmbeddedPostgres(self.run_dir / "pg" / "data", self.pg_port, fast=self.fast_postgres)
         self.jwt_secret = self._jwt_secret()
         self.services = {name: ServiceProcess(name, port, self.service_env(name), self.run_dir / f"{name}.log")
                          for name, port in self.service_ports.items()}
