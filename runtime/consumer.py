@@ -1,8 +1,9 @@
 """Inbox-guarded batch consumers with a dead-letter topic.
 
 One `EventRouter` per event family (topic) maps CloudEvents types to plain handler
-functions typed by their pydantic event model. `Consumer` subscribes each router with a
-faststream batch subscriber and, per batch:
+functions typed by their pydantic event model. `Consumer` subscribes a service's topic
+routers with ONE faststream batch subscriber (one consumer-group member and one fetch loop
+per process, whatever the number of topics; a pattern router gets its own) and, per batch:
 
 1. parses every record; a malformed one is set aside as a dead letter;
 2. in ONE transaction claims the event ids in the inbox and runs the handlers for the
@@ -17,6 +18,7 @@ faststream batch subscriber and, per batch:
 import asyncio
 import logging
 import os
+import re
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -72,20 +74,37 @@ class EventRouter:
         self.pattern = pattern
         self.registry = registry
         self.handlers: dict[str, Handler] = {}
+        self._models: dict[str, type[Event]] = {}
 
     def on(self, model: type[E]) -> Callable[[Callable[[E, EventMeta, UnitOfWork], Awaitable[None]]], Handler]:
         def register(fn: Handler) -> Handler:
             self.handlers[model.type_name()] = fn
+            self._models[model.type_name()] = self.registry[model.type_name()]
             return fn
 
         return register
 
     def handled_models(self) -> dict[str, type[Event]]:
-        return {t: self.registry[t] for t in self.handlers}
+        return self._models
 
     @property
     def name(self) -> str:
         return self.topic or self.pattern or ""
+
+    def for_topic(self, topic: str) -> "EventRouter | None":
+        if self.topic is not None:
+            return self if topic == self.topic else None
+        return self if re.fullmatch(self.pattern or "", topic) else None
+
+
+class Routes:
+    """Several topic routers behind one subscriber: a record goes to its topic's router."""
+
+    def __init__(self, routers: list[EventRouter]) -> None:
+        self.by_topic = {r.topic: r for r in routers}
+
+    def for_topic(self, topic: str) -> EventRouter | None:
+        return self.by_topic.get(topic)
 
 
 class Rejected(Exception):
@@ -110,6 +129,7 @@ TRANSIENT = (
 
 @dataclass
 class _Item:
+    router: EventRouter
     record: ConsumerRecord
     envelope: CloudEvent[dict[str, Any]]
     event: Event
@@ -135,12 +155,20 @@ class Consumer:
         self.dead_letters = 0
         self.handled = 0
 
-    def attach(self, broker: KafkaBroker, router: EventRouter) -> None:
+    def attach(self, broker: KafkaBroker, routers: list[EventRouter]) -> None:
+        topic_routers = [r for r in routers if r.topic]
+        if topic_routers:
+            self._subscribe(broker, Routes(topic_routers), [r.topic for r in topic_routers], None)
+        for r in routers:
+            if r.pattern:
+                self._subscribe(broker, r, [], r.pattern)
+
+    def _subscribe(self, broker: KafkaBroker, routes: "EventRouter | Routes", topics: list[str],
+                   pattern: str | None) -> None:
         s = self._settings
-        topics = [router.topic] if router.topic else []
         subscriber = broker.subscriber(
             *topics,
-            pattern=router.pattern,
+            pattern=pattern,
             group_id=s.service_name,
             batch=True,
             max_records=s.consumer_max_records,
@@ -155,28 +183,30 @@ class Consumer:
         async def handle_batch(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
-            await self.process(router, records)
+            await self.process(routes, records)
 
         subscriber(handle_batch)
 
     # -- the batch ---------------------------------------------------------------------
 
-    async def process(self, router: EventRouter, records: tuple[ConsumerRecord, ...]) -> None:
+    async def process(self, routes: "EventRouter | Routes", records: tuple[ConsumerRecord, ...]) -> None:
         items: list[_Item] = []
         dead: list[_DeadLetter] = []
-        models = router.handled_models()
         for record in records:
+            router = routes.for_topic(record.topic)
+            if router is None:
+                continue
             try:
-                envelope, event = decode(record.value or b"", models)
+                envelope, event = decode(record.value or b"", router.handled_models())
             except ValidationError as exc:
                 dead.append(_DeadLetter(record, "invalid event: " + _describe(exc)))
                 continue
             if event is None:
                 continue  # a type this service does not act on
-            items.append(_Item(record, envelope, event, decode_kafka_headers(record.headers)))
+            items.append(_Item(router, record, envelope, event, decode_kafka_headers(record.headers)))
 
         try:
-            await self._apply(router, items)
+            await self._apply(items)
             _crash_point_after_commit(items)
         except TRANSIENT as exc:
             await self._backoff(exc)
@@ -184,13 +214,13 @@ class Consumer:
         except Exception:
             log.warning("batch of %d failed; retrying record by record", len(items), exc_info=True)
             for item in items:
-                reason = await self._apply_with_retries(router, item)
+                reason = await self._apply_with_retries(item)
                 if reason:
                     dead.append(_DeadLetter(item.record, reason, str(item.envelope.id)))
         if dead:
             await self._dead_letter(dead)
 
-    async def _apply(self, router: EventRouter, items: list[_Item]) -> None:
+    async def _apply(self, items: list[_Item]) -> None:
         if not items:
             return
         async with self._pool().acquire() as conn, conn.transaction():
@@ -218,16 +248,16 @@ class Consumer:
                                 "messaging.kafka.partition": item.record.partition,
                                 "samenwijk.case_id": item.envelope.subject or ""},
                 ):
-                    await router.handlers[item.envelope.type](item.event, item.meta(), uow)
+                    await item.router.handlers[item.envelope.type](item.event, item.meta(), uow)
             await uow.flush()
         self.handled += len(items)
 
-    async def _apply_with_retries(self, router: EventRouter, item: _Item) -> str | None:
+    async def _apply_with_retries(self, item: _Item) -> str | None:
         """Returns None when handled, else the reason to dead-letter it."""
         attempts = self._settings.consumer_max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                await self._apply(router, [item])
+                await self._apply([item])
                 return None
             except TRANSIENT as exc:
                 await self._backoff(exc)

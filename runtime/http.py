@@ -17,6 +17,11 @@ from runtime.service import ServiceRuntime
 PROBLEM = "application/problem+json"
 
 
+async def service_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the ServiceRuntime of the app serving this request."""
+    return request.app.state.runtime
+
+
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -91,7 +96,8 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.http_max_body_bytes)
     # HTTP server spans; the trace continues through the outbox into Kafka.
-    app.add_middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics")
+    app.add_middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics",
+                       exclude_spans=["receive", "send"])  # one server span per request is enough
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

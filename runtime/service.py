@@ -39,8 +39,7 @@ class ServiceRuntime:
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.tracer_provider = setup_tracing(settings)
-        for router in routers:
-            self.consumer.attach(self.broker, router)
+        self.consumer.attach(self.broker, routers)
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -4,20 +4,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Response
 from pydantic import BaseModel
 
 from runtime.auth import Principal, require
+from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.intake.domain.model import NewCase
 from services.intake.service_layer import handlers
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 corporation = require("corporation")
-
-
-def runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
 
 
 class CaseCreated(BaseModel):
@@ -62,7 +59,7 @@ class CaseView(BaseModel):
 
 @router.post("/cases", status_code=201, response_model=CaseCreated)
 async def submit_case(new: NewCase, response: Response, who: Principal = Depends(corporation),
-                      rt: ServiceRuntime = Depends(runtime)) -> CaseCreated:
+                      rt: ServiceRuntime = Depends(service_runtime)) -> CaseCreated:
     async with rt.unit_of_work() as uow:
         case_id = await handlers.submit_case(new, who, uow)
     response.headers["Location"] = f"/v1/cases/{case_id}"
@@ -71,7 +68,7 @@ async def submit_case(new: NewCase, response: Response, who: Principal = Depends
 
 @router.get("/cases/{case_id}", response_model=CaseView)
 async def get_case(case_id: UUID, who: Principal = Depends(corporation),
-                   rt: ServiceRuntime = Depends(runtime)) -> dict[str, Any]:
+                   rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     async with rt.unit_of_work() as uow:
         case = await handlers.view_case(case_id, who, uow)
     if case is None:

@@ -4,10 +4,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, require
+from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.partners.adapters import repository
 from services.partners.domain.model import IllegalTransition, ReferralStatus
@@ -16,10 +17,6 @@ from services.partners.service_layer import handlers
 router = APIRouter(prefix="/v1", tags=["referrals"])
 partner = require("partner")
 admin = require("admin")
-
-
-def runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
 
 
 class Referral(BaseModel):
@@ -49,14 +46,14 @@ class Decline(BaseModel):
 @router.get("/referrals", response_model=list[Referral])
 async def list_referrals(status: ReferralStatus | None = None, limit: int = Query(50, ge=1, le=500),
                          before: datetime | None = Query(None, description="cursor: requested_at of the last item"),
-                         who: Principal = Depends(partner), rt: ServiceRuntime = Depends(runtime)) -> list[dict[str, Any]]:
+                         who: Principal = Depends(partner), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.unit_of_work() as uow:
         return await handlers.list_referrals(who, status.value if status else None, limit, before, uow)
 
 
 @router.get("/referrals/{referral_id}", response_model=Referral)
 async def get_referral(referral_id: UUID, who: Principal = Depends(partner),
-                       rt: ServiceRuntime = Depends(runtime)) -> dict[str, Any]:
+                       rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     async with rt.unit_of_work() as uow:
         found = await handlers.read_referral(referral_id, who, uow)
     if found is None:
@@ -79,13 +76,13 @@ async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, wanted
 
 @router.post("/referrals/{referral_id}/accept", response_model=Referral)
 async def accept(referral_id: UUID, body: Accept | None = None, who: Principal = Depends(partner),
-                 rt: ServiceRuntime = Depends(runtime)) -> dict[str, Any]:
+                 rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     return await _respond(rt, referral_id, who, ReferralStatus.ACCEPTED, body.note if body else None)
 
 
 @router.post("/referrals/{referral_id}/decline", response_model=Referral)
 async def decline(referral_id: UUID, body: Decline, who: Principal = Depends(partner),
-                  rt: ServiceRuntime = Depends(runtime)) -> dict[str, Any]:
+                  rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     return await _respond(rt, referral_id, who, ReferralStatus.DECLINED, body.reason)
 
 
@@ -98,6 +95,6 @@ class PartnerView(BaseModel):
 
 
 @router.get("/partners", response_model=list[PartnerView], tags=["admin"])
-async def list_partners(_: Principal = Depends(admin), rt: ServiceRuntime = Depends(runtime)) -> list[dict[str, Any]]:
+async def list_partners(_: Principal = Depends(admin), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
         return [dict(r) for r in await repository.partners(conn)]

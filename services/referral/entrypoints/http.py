@@ -4,19 +4,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from runtime.auth import Principal, require
+from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.referral.adapters import repository
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
 admin = require("admin")
-
-
-def runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
 
 
 class ReferralSummary(BaseModel):
@@ -41,12 +38,12 @@ class KnownPartner(BaseModel):
 
 @router.get("/referrals", response_model=list[ReferralSummary])
 async def list_referrals(case_id: UUID | None = None, _: Principal = Depends(admin),
-                         rt: ServiceRuntime = Depends(runtime)) -> list[dict[str, Any]]:
+                         rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
         return await repository.list_referrals(conn, case_id)
 
 
 @router.get("/routing/partners", response_model=list[KnownPartner])
-async def known_partners(_: Principal = Depends(admin), rt: ServiceRuntime = Depends(runtime)) -> list[dict[str, Any]]:
+async def known_partners(_: Principal = Depends(admin), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
         return await repository.list_partners(conn)

@@ -2,18 +2,15 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from runtime.auth import Principal, principal
+from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.reporting.service_layer import handlers
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
-
-
-def runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
 
 
 Count = int | str  # a number, or "<5" when suppressed
@@ -30,6 +27,6 @@ class BuurtFigures(BaseModel):
 
 @router.get("/kpis/buurten", response_model=list[BuurtFigures])
 async def buurt_figures(category: str | None = None, _: Principal = Depends(principal),
-                        rt: ServiceRuntime = Depends(runtime)) -> list[dict[str, Any]]:
+                        rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
         return await handlers.buurt_figures(conn, category)
