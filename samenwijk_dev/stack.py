@@ -151,7 +151,27 @@ class Stack:
     def url(self, name: str) -> str:
         return self.services[name].url
 
+    def _reap_leftovers(self) -> None:
+        """Processes a killed earlier run left behind in this run dir (their ports would clash)."""
+        pids = self.run_dir / "pids"
+        if not pids.exists():
+            return
+        for line in pids.read_text().split():
+            try:
+                pid = int(line)
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except (ValueError, OSError):
+                continue
+            if b"tansu" in cmdline or b"services." in cmdline:
+                os.kill(pid, signal.SIGKILL)
+        pids.unlink()
+
+    def _record_pids(self) -> None:
+        procs = [self.broker.proc, *(s.proc for s in self.services.values())]
+        (self.run_dir / "pids").write_text("\n".join(str(p.pid) for p in procs if p is not None))
+
     def start_infra(self) -> None:
+        self._reap_leftovers()
         self.broker.start()
         self.postgres.start()
         self.postgres.create_databases(list(SERVICES))
@@ -160,6 +180,7 @@ class Stack:
         self.start_infra()
         for svc in self.services.values():
             svc.start(wait=False)
+        self._record_pids()
         for svc in self.services.values():
             svc.wait_ready()
         (self.run_dir / "stack.json").write_text(json.dumps({
