@@ -12,6 +12,7 @@ In one run, so the figures are ratios on the same noisy machine:
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -67,6 +68,36 @@ async def raw_hop(bootstrap: str, n: int, size: int, topic: str) -> float:
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return kids
+
+
+def cpu_snapshot(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far per component: a figure the machine's noise hardly moves."""
+    out = {"broker": _cpu_seconds(stack.broker.proc.pid)}
+    for name, svc in stack.services.items():
+        out[name] = _cpu_seconds(svc.proc.pid)
+    pg = stack.postgres.proc.pid
+    out["postgres"] = sum(_cpu_seconds(p) for p in [pg, *_children(pg)] if Path(f"/proc/{p}").exists())
+    return out
 
 
 class InboxWatcher:
@@ -168,7 +199,12 @@ async def main(args: argparse.Namespace) -> None:
             watcher = InboxWatcher(stack.broker.bootstrap)
             await watcher.start()
             print(f"(b) {args.cases} cases POSTed (concurrency {args.concurrency}) until the inbox holds them …", flush=True)
+            cpu_before = cpu_snapshot(stack)
             cases_per_s = await throughput(stack, tokens, watcher, args.cases, args.concurrency)
+            cpu_after = cpu_snapshot(stack)
+            cpu_ms = {k: (cpu_after[k] - cpu_before[k]) * 1000 / args.cases for k in cpu_after}
+            print("    CPU per case: " + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu_ms.items())
+                  + f"; total {sum(cpu_ms.values()):.2f} ms")
             # The machine is shared: measure the raw hop on both sides of (b) and use the mean.
             raw_after = await raw_hop(stack.broker.bootstrap, args.cases, sample, "bench.raw.after")
             raw = (raw_before + raw_after) / 2
@@ -183,6 +219,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"    submit→inbox latency over {len(lat)} cases: p50 {percentile(lat, 50):.0f} ms, "
                   f"p99 {percentile(lat, 99):.0f} ms, max {lat[-1]:.0f} ms, mean {statistics.mean(lat):.0f} ms")
             print(json.dumps({"raw_hop_records_per_s": round(raw), "cases_per_s": round(cases_per_s, 1),
+                              "cpu_ms_per_case": {k: round(v, 2) for k, v in cpu_ms.items()},
                               "hops_per_case": HOPS_PER_CASE, "pipeline_efficiency": round(efficiency, 4),
                               "offered_rate": args.rate, "latency_ms_p50": round(percentile(lat, 50), 1),
                               "latency_ms_p99": round(percentile(lat, 99), 1)}))
