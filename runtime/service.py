@@ -27,10 +27,14 @@ log = logging.getLogger(__name__)
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, migrations: Path, routers: list[EventRouter], *,
-                 topics: list[str] = (), on_start: list[Callable[["ServiceRuntime"], Awaitable[None]]] = ()) -> None:
+                 topics: list[str] = (), on_start: list[Callable[["ServiceRuntime"], Awaitable[None]]] = (),
+                 background: list[Callable[["ServiceRuntime"], Awaitable[None]]] = ()) -> None:
+        """`on_start` hooks run once after start-up; `background` jobs (timers, delivery
+        loops, retention) run for the life of the process and are restarted if they fail."""
         self.settings = settings
         self.topics = [*Topics.shared(), *topics]
         self.on_start = list(on_start)
+        self.background = list(background)
         self.migrations = migrations
         self.routers = routers
         self.broker = create_broker(settings)
@@ -56,7 +60,22 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         for hook in self.on_start:
             await hook(self)
+        for job in self.background:
+            self._tasks.append(asyncio.create_task(self._supervise(job), name=getattr(job, "__name__", "job")))
         log.info("%s started", s.service_name)
+
+    async def _supervise(self, job: Callable[["ServiceRuntime"], Awaitable[None]]) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await job(self)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background job %s failed; restarting in %.0f s", getattr(job, "__name__", job), delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def stop(self) -> None:
         for task in self._tasks:
