@@ -1,11 +1,40 @@
 """Every event and command type, by CloudEvents `type`."""
 
 from contracts.envelope import Event
-from contracts.events.cases import CaseClosed, CaseErased, CaseOpened, ComplaintReceived
-from contracts.events.commands import AcceptReferral, DeclineReferral
-from contracts.events.common import SHAREABLE_FIELDS, Address, Arrears, CaseDetails, Contact, PartnerType, Severity
-from contracts.events.partners import AgreementChanged, PartnerRegistered, ReferralAccepted, ReferralDeclined
-from contracts.events.referrals import EscalationRaised, ReferralRequested
+from contracts.events.cases import (
+    CaseClosed,
+    CaseErased,
+    CaseOpened,
+    CaseReopened,
+    ComplaintReceived,
+    ObservationRecorded,
+)
+from contracts.events.commands import AcceptReferral, CompleteReferral, DeclineReferral, ReportProgress
+from contracts.events.common import (
+    SHAREABLE_FIELDS,
+    Address,
+    Arrears,
+    CaseDetails,
+    Contact,
+    CustomerGroup,
+    PartnerType,
+    Severity,
+)
+from contracts.events.partners import (
+    AgreementChanged,
+    PartnerRegistered,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
+    ReferralProgressed,
+)
+from contracts.events.referrals import (
+    EscalationRaised,
+    EscalationResolved,
+    ReferralExpired,
+    ReferralRequested,
+    ReferralWithdrawn,
+)
 from contracts.topics import Topics
 
 
@@ -15,13 +44,14 @@ def _by_type(*models: type[Event]) -> dict[str, type[Event]]:
 
 # Which topic carries which event types (also drives the AsyncAPI document).
 TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
-    Topics.CASES: (CaseOpened, ComplaintReceived, CaseClosed, CaseErased),
-    Topics.REFERRALS: (ReferralRequested, EscalationRaised),
-    Topics.PARTNERS: (ReferralAccepted, ReferralDeclined, PartnerRegistered, AgreementChanged),
+    Topics.CASES: (CaseOpened, ComplaintReceived, ObservationRecorded, CaseClosed, CaseReopened, CaseErased),
+    Topics.REFERRALS: (ReferralRequested, ReferralWithdrawn, ReferralExpired, EscalationRaised, EscalationResolved),
+    Topics.PARTNERS: (ReferralAccepted, ReferralDeclined, ReferralProgressed, ReferralCompleted,
+                      PartnerRegistered, AgreementChanged),
 }
 
 EVENTS: dict[str, type[Event]] = _by_type(*(m for ms in TOPIC_EVENTS.values() for m in ms))
-COMMANDS: dict[str, type[Event]] = _by_type(AcceptReferral, DeclineReferral)
+COMMANDS: dict[str, type[Event]] = _by_type(AcceptReferral, DeclineReferral, ReportProgress, CompleteReferral)
 
 __all__ = [
     "COMMANDS",
@@ -36,14 +66,24 @@ __all__ = [
     "CaseDetails",
     "CaseErased",
     "CaseOpened",
+    "CaseReopened",
     "ComplaintReceived",
+    "CompleteReferral",
     "Contact",
+    "CustomerGroup",
     "DeclineReferral",
     "EscalationRaised",
+    "EscalationResolved",
+    "ObservationRecorded",
     "PartnerRegistered",
     "PartnerType",
     "ReferralAccepted",
+    "ReferralCompleted",
     "ReferralDeclined",
+    "ReferralExpired",
+    "ReferralProgressed",
     "ReferralRequested",
+    "ReferralWithdrawn",
+    "ReportProgress",
     "Severity",
 ]

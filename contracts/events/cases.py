@@ -6,7 +6,9 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.envelope import Event
-from contracts.events.common import CaseDetails, Severity
+from decimal import Decimal
+
+from contracts.events.common import Address, CaseDetails, CustomerGroup, Severity
 
 BUURT_CODE = r"^BU[0-9]{8}$"
 WIJK_CODE = r"^WK[0-9]{6}$"
@@ -24,6 +26,7 @@ class CaseOpened(Event):
     details: CaseDetails
     handling_professional: str | None = Field(default=None, description="pseudonymous id")
     opened_at: datetime
+    customer_group: CustomerGroup | None = None
 
 
 class ComplaintReceived(Event):
@@ -45,6 +48,36 @@ class CaseClosed(Event):
     corporation_id: str
     outcome: str
     closed_at: datetime
+    liveability_cost_eur: Decimal | None = Field(default=None, ge=0, description="leefbaarheidskosten spent")
+
+
+class CaseReopened(Event):
+    event_type = "case.reopened"
+
+    case_id: UUID
+    corporation_id: str
+    reason: str
+    reopened_at: datetime
+
+
+class ObservationRecorded(Event):
+    """What a wijkbeheerder saw on a round, at an address or for a whole buurt."""
+
+    event_type = "observation.recorded"
+
+    observation_id: UUID
+    case_id: UUID | None = Field(default=None, description="set when it joined an open case")
+    corporation_id: str
+    observer: str = Field(description="pseudonymous id of the wijkbeheerder")
+    category: str
+    buurt_code: str = Field(pattern=BUURT_CODE)
+    wijk_code: str = Field(pattern=WIJK_CODE)
+    address: Address | None = None
+    note: str | None = Field(default=None, max_length=4000)
+    recorded_at: datetime
+
+    def subject(self) -> str:
+        return str(self.case_id or self.observation_id)
 
 
 class CaseErased(Event):

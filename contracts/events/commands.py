@@ -25,3 +25,23 @@ class DeclineReferral(Event):
 
     def subject(self) -> str:
         return str(self.referral_id)
+
+
+class ReportProgress(Event):
+    event_type = "referral.progress"
+
+    referral_id: UUID
+    note: str = Field(min_length=1, max_length=2000)
+
+    def subject(self) -> str:
+        return str(self.referral_id)
+
+
+class CompleteReferral(Event):
+    event_type = "referral.complete"
+
+    referral_id: UUID
+    outcome: str = Field(min_length=1, max_length=2000)
+
+    def subject(self) -> str:
+        return str(self.referral_id)

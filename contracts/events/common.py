@@ -71,6 +71,13 @@ class CaseDetails(_Value):
 SHAREABLE_FIELDS: tuple[str, ...] = tuple(CaseDetails.model_fields)
 
 
+class CustomerGroup(_Value):
+    """A coarse customer group (categories, never identities) for caseload and arrears figures."""
+
+    household_type: str | None = Field(default=None, max_length=40, examples=["alleenstaand", "gezin"])
+    age_band: str | None = Field(default=None, pattern=r"^[0-9]{2}-[0-9]{2}$|^[0-9]{2}\+$", examples=["65+"])
+
+
 class Period(_Value):
     valid_from: date
     valid_until: date | None = None

@@ -29,6 +29,26 @@ class ReferralDeclined(Event):
     declined_at: datetime
 
 
+class ReferralProgressed(Event):
+    event_type = "referral.progressed"
+
+    referral_id: UUID
+    case_id: UUID
+    partner_id: str
+    note: str = Field(min_length=1)
+    progressed_at: datetime
+
+
+class ReferralCompleted(Event):
+    event_type = "referral.completed"
+
+    referral_id: UUID
+    case_id: UUID
+    partner_id: str
+    outcome: str = Field(min_length=1)
+    completed_at: datetime
+
+
 class PartnerRegistered(Event):
     event_type = "partner.registered"
 

@@ -40,3 +40,35 @@ class EscalationRaised(Event):
     owner_partner_id: str | None = None
     referral_id: UUID | None = None
     raised_at: datetime
+
+
+class ReferralWithdrawn(Event):
+    event_type = "referral.withdrawn"
+
+    referral_id: UUID
+    case_id: UUID
+    partner_id: str
+    reason: str
+    withdrawn_at: datetime
+
+
+class ReferralExpired(Event):
+    """A deadline passed without the partner acting."""
+
+    event_type = "referral.expired"
+
+    referral_id: UUID
+    case_id: UUID
+    partner_id: str
+    deadline: str = Field(description="respond | resolve")
+    due_at: datetime
+    expired_at: datetime
+
+
+class EscalationResolved(Event):
+    event_type = "escalation.resolved"
+
+    escalation_id: UUID
+    case_id: UUID
+    reason: str
+    resolved_at: datetime
