@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
@@ -90,7 +91,8 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan, version="1")
+    # /docs serves Swagger UI from the package, not a CDN: it works on a closed network.
+    app = FastAPIOffline(title=title, lifespan=lifespan, version="1")
     app.state.runtime = runtime
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

@@ -150,3 +150,16 @@ def test_partner_cannot_read_or_accept_another_partners_referral(stack, tokens, 
     denied = query(stack, "partners", "SELECT count(*) FROM processing_log WHERE referral_id = %s"
                    " AND organisation_id = 'politie-amsterdam' AND outcome = 'denied'", ggz_referral)
     assert denied == [(2,)]
+
+
+def test_every_service_is_alive_ready_and_documents_its_api_offline(stack):
+    for name in ("intake", "referral", "partners", "reporting"):
+        base = stack.url(name)
+        assert httpx.get(base + "/healthz").json() == {"status": "alive"}
+        ready = httpx.get(base + "/readyz").json()
+        assert ready == {"ready": True, "checks": {"database": True, "broker": True}}
+        assert httpx.get(base + "/openapi.json").json()["info"]["title"] == f"samenwijk {name}"
+        page = httpx.get(base + "/docs").text
+        assert "cdn" not in page.lower()  # Swagger UI from the package: no network needed
+        script = page.split('<script src="')[1].split('"')[0]
+        assert httpx.get(base + script).status_code == 200
