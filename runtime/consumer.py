@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from contracts.envelope import CONTENT_TYPE, CloudEvent, Event, decode
 from contracts.events import EVENTS
 from contracts.topics import Topics
+from runtime import metrics
 from runtime.outbox import OutgoingRecord
 from runtime.settings import ServiceSettings
 from runtime.telemetry import context_from_headers, decode_kafka_headers
@@ -152,8 +153,25 @@ class Consumer:
     def __init__(self, settings: ServiceSettings, pool_getter: Callable[[], asyncpg.Pool]) -> None:
         self._settings = settings
         self._pool = pool_getter
+        self._subscribers: list[Any] = []
+        self.paused = False
         self.dead_letters = 0
         self.handled = 0
+
+    def kafka_consumers(self) -> list[Any]:
+        """The aiokafka consumers behind this service's subscribers (once started)."""
+        return [s.consumer for s in self._subscribers if getattr(s, "consumer", None) is not None]
+
+    def pause(self) -> None:
+        """Stop fetching (ops: maintenance, or to watch lag build up); offsets stay put."""
+        self.paused = True
+        for consumer in self.kafka_consumers():
+            consumer.pause(*consumer.assignment())
+
+    def resume(self) -> None:
+        self.paused = False
+        for consumer in self.kafka_consumers():
+            consumer.resume(*consumer.assignment())
 
     def attach(self, broker: KafkaBroker, routers: list[EventRouter]) -> None:
         topic_routers = [r for r in routers if r.topic]
@@ -186,6 +204,7 @@ class Consumer:
             await self.process(routes, records)
 
         subscriber(handle_batch)
+        self._subscribers.append(subscriber)
 
     # -- the batch ---------------------------------------------------------------------
 
@@ -251,6 +270,8 @@ class Consumer:
                     await item.router.handlers[item.envelope.type](item.event, item.meta(), uow)
             await uow.flush()
         self.handled += len(items)
+        for item in items:
+            metrics.EVENTS_HANDLED.labels(item.envelope.type).inc()
 
     async def _apply_with_retries(self, item: _Item) -> str | None:
         """Returns None when handled, else the reason to dead-letter it."""
@@ -304,6 +325,8 @@ class Consumer:
                 log.warning("dead-lettered %s/%d@%d: %s", r.topic, r.partition, r.offset, d.reason)
             await uow.flush()
         self.dead_letters += fresh_letters
+        for d in dead:
+            metrics.DEAD_LETTERS.labels(d.record.topic).inc()
 
     async def _backoff(self, exc: BaseException) -> None:
         log.warning("transient failure, the batch will come again: %s", exc)

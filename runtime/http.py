@@ -5,14 +5,16 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import metrics
+from runtime.auth import Principal, require
 from runtime.service import ServiceRuntime
 
 PROBLEM = "application/problem+json"
@@ -97,6 +99,7 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.http_max_body_bytes)
+    app.add_middleware(metrics.HttpLatency)
     # HTTP server spans; the trace continues through the outbox into Kafka.
     app.add_middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics",
                        exclude_spans=["receive", "send"])  # one server span per request is enough
@@ -110,6 +113,29 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
         checks = await runtime.ready()
         return JSONResponse({"ready": all(checks.values()), "checks": checks},
                             status_code=200 if all(checks.values()) else 503)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        body, content_type = await metrics.render(runtime)
+        return Response(body, media_type=content_type)
+
+    @app.post("/v1/ops/consumption/pause", tags=["ops"], status_code=204)
+    async def pause_consumption(_: Principal = Depends(require("admin"))) -> None:
+        """Stop consuming (offsets stay where they are); the lag metric shows what piles up."""
+        runtime.consumer.pause()
+
+    @app.post("/v1/ops/consumption/resume", tags=["ops"], status_code=204)
+    async def resume_consumption(_: Principal = Depends(require("admin"))) -> None:
+        runtime.consumer.resume()
+
+    @app.post("/v1/ops/relay/pause", tags=["ops"], status_code=204)
+    async def pause_relay(_: Principal = Depends(require("admin"))) -> None:
+        """Hold outbox publishing; the backlog metrics show what waits."""
+        runtime.relay.pause()
+
+    @app.post("/v1/ops/relay/resume", tags=["ops"], status_code=204)
+    async def resume_relay(_: Principal = Depends(require("admin"))) -> None:
+        runtime.relay.resume()
 
     for router in routers:
         app.include_router(router)

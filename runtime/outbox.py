@@ -16,6 +16,7 @@ import asyncpg
 from opentelemetry import context as otel_context
 
 from contracts.envelope import CONTENT_TYPE, Event, encode
+from runtime import metrics
 from runtime.db import init_connection
 from runtime.telemetry import context_from_headers, current_traceparent
 
@@ -61,6 +62,14 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.published = 0
         self.is_leader = False
+        self.paused = False  # ops: hold publishing (rows stay in the outbox, nothing is lost)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._wake.set()
 
     async def run(self) -> None:
         while True:
@@ -83,7 +92,7 @@ class OutboxRelay:
             await conn.add_listener("outbox", lambda *_: self._wake.set())
             while True:
                 self._wake.clear()
-                if not await self._relay_batch(conn):
+                if self.paused or not await self._relay_batch(conn):
                     try:  # the poll is a fallback; NOTIFY wakes us at once
                         await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                     except TimeoutError:
@@ -112,4 +121,5 @@ class OutboxRelay:
             [row["id"] for row in rows],
         )
         self.published += len(rows)
+        metrics.OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)

@@ -144,6 +144,7 @@ class Stack:
             "SAMENWIJK_HTTP_PORT": str(self.service_ports[name]),
             "SAMENWIJK_JWT_SECRET": self.jwt_secret,
             "SAMENWIJK_TRACE_FILE": str(self.run_dir / "traces.jsonl"),
+            "OTEL_BSP_SCHEDULE_DELAY": "500",  # flush spans twice a second (SDK default: 5 s)
         }
         env.update(self.extra_env)
         return env

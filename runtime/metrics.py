@@ -1,0 +1,83 @@
+"""Prometheus metrics of a service: consumer lag, outbox backlog, dead letters, HTTP latency,
+and the domain counters (deadline breaches, webhook failures) services increment.
+
+Gauges that need I/O (lag, backlog) are read at scrape time, so /metrics always shows the
+present, not the last time something happened to update them.
+"""
+
+import time
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from runtime.service import ServiceRuntime
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+CONSUMER_LAG = Gauge("samenwijk_consumer_lag", "Records on the partition not yet consumed (end offset - position)",
+                     ["topic", "partition"], registry=REGISTRY)
+CONSUMER_PAUSED = Gauge("samenwijk_consumer_paused", "1 while an operator has paused consumption",
+                        registry=REGISTRY)
+OUTBOX_BACKLOG = Gauge("samenwijk_outbox_backlog", "Outbox rows not yet published", registry=REGISTRY)
+OUTBOX_OLDEST_AGE = Gauge("samenwijk_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row",
+                          registry=REGISTRY)
+OUTBOX_PUBLISHED = Counter("samenwijk_outbox_published", "Outbox rows published", registry=REGISTRY)
+EVENTS_HANDLED = Counter("samenwijk_events_handled", "Events handled (committed)", ["type"], registry=REGISTRY)
+DEAD_LETTERS = Counter("samenwijk_dead_letters", "Records sent to the dead-letter topic", ["topic"],
+                       registry=REGISTRY)
+DEADLINE_BREACHES = Counter("samenwijk_deadline_breaches", "Referral deadlines that passed without action",
+                            ["deadline"], registry=REGISTRY)
+WEBHOOK_FAILURES = Counter("samenwijk_webhook_failures", "Failed webhook delivery attempts", ["partner"],
+                           registry=REGISTRY)
+WEBHOOK_DEAD_LETTERS = Counter("samenwijk_webhook_dead_letters", "Webhook deliveries given up after retries",
+                               ["partner"], registry=REGISTRY)
+HTTP_LATENCY = Histogram("samenwijk_http_request_duration_seconds", "HTTP request duration",
+                         ["method", "route", "status"], registry=REGISTRY,
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+async def render(rt: "ServiceRuntime") -> tuple[bytes, str]:
+    """Refresh the scrape-time gauges, then the exposition text."""
+    CONSUMER_LAG.clear()
+    for consumer in rt.consumer.kafka_consumers():
+        assignment = list(consumer.assignment())
+        if not assignment:
+            continue
+        ends = await consumer.end_offsets(assignment)
+        for tp in assignment:
+            position = await consumer.position(tp)
+            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - position))
+    CONSUMER_PAUSED.set(1 if rt.consumer.paused else 0)
+    row = await rt.pool.fetchrow(
+        "SELECT count(*) AS backlog, extract(epoch FROM now() - min(created_at)) AS age"
+        " FROM outbox WHERE published_at IS NULL")
+    OUTBOX_BACKLOG.set(row["backlog"])
+    OUTBOX_OLDEST_AGE.set(float(row["age"] or 0))
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+class HttpLatency:
+    """Request duration by route template (never the raw path: ids are not labels)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            HTTP_LATENCY.labels(scope["method"], route, str(status)).observe(time.perf_counter() - start)
