@@ -8,6 +8,7 @@ present, not the last time something happened to update them.
 import time
 from typing import TYPE_CHECKING
 
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,9 +51,10 @@ async def render(rt: "ServiceRuntime") -> tuple[bytes, str]:
             position = await consumer.position(tp)
             CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - position))
     CONSUMER_PAUSED.set(1 if rt.consumer.paused else 0)
-    row = await rt.pool.fetchrow(
-        "SELECT count(*) AS backlog, extract(epoch FROM now() - min(created_at)) AS age"
-        " FROM outbox WHERE published_at IS NULL")
+    with suppress_instrumentation():  # scrapes are not part of any case's trace
+        row = await rt.pool.fetchrow(
+            "SELECT count(*) AS backlog, extract(epoch FROM now() - min(created_at)) AS age"
+            " FROM outbox WHERE published_at IS NULL")
     OUTBOX_BACKLOG.set(row["backlog"])
     OUTBOX_OLDEST_AGE.set(float(row["age"] or 0))
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from contracts.envelope import CONTENT_TYPE, Event, encode
 from runtime import metrics
@@ -83,13 +84,15 @@ class OutboxRelay:
                 await asyncio.sleep(1)
 
     async def _run_once(self) -> None:
-        conn = await asyncpg.connect(self._database_url)
-        await init_connection(conn)
+        with suppress_instrumentation():
+            conn = await asyncpg.connect(self._database_url)
+            await init_connection(conn)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID):
+            while not await _untraced(conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_ID)):
                 await asyncio.sleep(2)  # another instance relays; stand by
             self.is_leader = True
-            await conn.add_listener("outbox", lambda *_: self._wake.set())
+            with suppress_instrumentation():
+                await conn.add_listener("outbox", lambda *_: self._wake.set())
             while True:
                 self._wake.clear()
                 if self.paused or not await self._relay_batch(conn):
@@ -101,11 +104,12 @@ class OutboxRelay:
             await conn.close()
 
     async def _relay_batch(self, conn: asyncpg.Connection) -> int:
-        rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers FROM outbox"
-            " WHERE published_at IS NULL ORDER BY id LIMIT $1",
-            self._batch_size,
-        )
+        with suppress_instrumentation():  # polling is not part of any case's trace
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox"
+                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
         if not rows:
             return 0
         pending = []
@@ -116,10 +120,16 @@ class OutboxRelay:
             finally:
                 otel_context.detach(token)
         await asyncio.gather(*pending)
-        await conn.execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-            [row["id"] for row in rows],
-        )
+        with suppress_instrumentation():
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
+
+
+async def _untraced(awaitable: Awaitable[Any]) -> Any:
+    with suppress_instrumentation():
+        return await awaitable

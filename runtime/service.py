@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from contracts.topics import Topics
 from runtime import db
@@ -99,7 +99,7 @@ class ServiceRuntime:
 
     async def ready(self) -> dict[str, bool]:
         checks = {"database": False, "broker": False}
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), suppress_instrumentation():
             checks["database"] = await self.pool.fetchval("SELECT true")
         with contextlib.suppress(Exception):
             checks["broker"] = await self.broker.ping(timeout=2.0)

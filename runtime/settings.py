@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
 
     otel_exporter_otlp_endpoint: str | None = None
     trace_file: str | None = None
+    trace_sql: bool = Field(default=True, description="a span per asyncpg query")
     log_level: str = "INFO"
 
     @property

@@ -61,6 +61,10 @@ def setup_tracing(settings: ServiceSettings) -> TracerProvider:
     elif settings.trace_file:
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(settings.trace_file)))
     trace.set_tracer_provider(provider)
+    if settings.trace_sql:
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+        AsyncPGInstrumentor().instrument(tracer_provider=provider)
     return provider
 
 

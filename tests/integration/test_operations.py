@@ -44,6 +44,9 @@ def test_one_trace_covers_the_case_in_all_four_services_and_survives_the_outbox(
     # the relays' publish spans continue the trace the outbox rows were written in
     published = {s["service"] for s in trace if s["name"].endswith("publish")}
     assert {"intake", "referral", "partners"} <= published
+    # and the database work inside it, query by query (placeholders only, never values)
+    sql = [s for s in trace if s["attributes"].get("db.system", "").startswith("postgres")]
+    assert {"intake", "referral", "partners"} <= {s["service"] for s in sql}
 
 
 def test_consumer_lag_moves_when_consumption_is_paused_and_recovers(stack, tokens, routing_ready):
