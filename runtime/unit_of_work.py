@@ -47,8 +47,10 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         """Write what was collected; called just before commit."""
-        await add_records(self.conn, self._records)
-        self._records.clear()
+        if self._records:
+            with _tracer.start_as_current_span("outbox write", attributes={"samenwijk.outbox.rows": len(self._records)}):
+                await add_records(self.conn, self._records)
+            self._records.clear()
         if self._access:
             await self.conn.executemany(
                 "INSERT INTO processing_log (action, outcome, organisation_id, user_id, case_id,"
@@ -61,6 +63,9 @@ class UnitOfWork:
                 ],
             )
             self._access.clear()
+
+
+_tracer = trace.get_tracer("samenwijk.outbox")
 
 
 def _current_trace_id() -> str | None:
