@@ -6,10 +6,22 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+def security(settings: ServiceSettings) -> BaseSecurity | None:
+    """SASL (and TLS) for a real cluster; None for the embedded broker."""
+    mechanism = settings.kafka_sasl_mechanism
+    if mechanism is None:
+        return BaseSecurity(use_ssl=True) if settings.kafka_use_tls else None
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[mechanism]
+    return kind(settings.kafka_sasl_username or "", password, use_ssl=settings.kafka_use_tls)
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -18,6 +30,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,
+        security=security(settings),
         middlewares=[KafkaTelemetryMiddleware()],
         logger=None,
     )
@@ -25,7 +38,8 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
 
 async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
     """Create topics with the configured partitions (faststream would make ONE)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=settings.service_name)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=settings.service_name,
+                                **parse_security(security(settings)))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

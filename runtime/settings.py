@@ -22,6 +22,11 @@ class ServiceSettings(BaseSettings):
     # Tansu answers a fetch only when this wait ends (no early wake-up), so every hop
     # costs about half of it: keep it small there; Apache Kafka can use 500.
     kafka_fetch_max_wait_ms: int = 10
+    # A real cluster: SASL/SCRAM-SHA-512 per service user (see deploy/), optionally over TLS.
+    kafka_sasl_mechanism: str | None = Field(default=None, pattern="^(SCRAM-SHA-512|SCRAM-SHA-256|PLAIN)$")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_use_tls: bool = False
     kafka_topic_partitions: int = 6
     kafka_replication_factor: int = 1
     consumer_max_records: int = 500
