@@ -35,6 +35,7 @@ from contracts.events.referrals import (
     ReferralRequested,
     ReferralWithdrawn,
 )
+from contracts.events.signals import SignalDetected
 from contracts.topics import Topics
 
 
@@ -48,6 +49,7 @@ TOPIC_EVENTS: dict[str, tuple[type[Event], ...]] = {
     Topics.REFERRALS: (ReferralRequested, ReferralWithdrawn, ReferralExpired, EscalationRaised, EscalationResolved),
     Topics.PARTNERS: (ReferralAccepted, ReferralDeclined, ReferralProgressed, ReferralCompleted,
                       PartnerRegistered, AgreementChanged),
+    Topics.SIGNALS: (SignalDetected,),
 }
 
 EVENTS: dict[str, type[Event]] = _by_type(*(m for ms in TOPIC_EVENTS.values() for m in ms))
@@ -86,4 +88,5 @@ __all__ = [
     "ReferralWithdrawn",
     "ReportProgress",
     "Severity",
+    "SignalDetected",
 ]
