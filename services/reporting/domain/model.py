@@ -1,4 +1,12 @@
-"""Reporting's rule for every figure it shows: small counts are suppressed."""
+"""Reporting's rules: small counts are suppressed, places are pseudonymised, and when a
+pattern in the figures is a signal worth telling people about."""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import date
+
+from contracts.events import Address
 
 SUPPRESS_BELOW = 5
 
@@ -6,3 +14,85 @@ SUPPRESS_BELOW = 5
 def suppressed(count: int) -> int | str:
     """A count below 5 could point at a household: show it as "<5"."""
     return "<5" if 0 < count < SUPPRESS_BELOW else count
+
+
+def location_key(address: Address, secret: bytes) -> str:
+    """A keyed hash of the building (postcode + huisnummer): repeats at one building can be
+    counted without reporting ever holding the address."""
+    building = f"{address.postcode}|{address.huisnummer}".encode()
+    return "loc-" + hmac.new(secret, building, hashlib.sha256).hexdigest()[:16]
+
+
+def family(category: str) -> str:
+    return category.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    scope: str
+    buurt_code: str | None
+    period_start: date
+    period_end: date
+    evidence: dict[str, float | int | str]
+    summary: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.scope}/{self.period_end.isoformat()}"
+
+
+# Thresholds: every count a signal shows is ≥ 5, so signals never need suppression.
+HOTSPOT_MIN_COMPLAINTS = 5
+HOTSPOT_MIN_FAMILIES = 2
+STUCK_MIN_CASES = 5
+STUCK_RATIO = 2.0
+SILENT_MIN_OBSERVATIONS = 5
+SILENT_RISE = 1.5
+ARREARS_MIN_CASES = 5
+ARREARS_RISE = 1.5
+
+
+def hotspot(location: str, buurt: str, complaints: int, families: int, start: date, end: date) -> Finding | None:
+    if complaints < HOTSPOT_MIN_COMPLAINTS or families < HOTSPOT_MIN_FAMILIES:
+        return None
+    return Finding("hotspot", location, buurt, start, end, {"complaints": complaints, "category_families": families},
+                   f"{complaints} meldingen in {families} soorten over één gebouw in {buurt}")
+
+
+def stuck(buurt: str, category: str, median_days: float, cases: int, usual_median_days: float, usual_cases: int,
+          start: date, end: date) -> Finding | None:
+    if cases < STUCK_MIN_CASES or usual_cases < STUCK_MIN_CASES or usual_median_days <= 0:
+        return None
+    ratio = median_days / usual_median_days
+    if ratio < STUCK_RATIO:
+        return None
+    return Finding("stuck", f"{buurt}/{category}", buurt, start, end,
+                   {"median_days": round(median_days, 1), "usual_median_days": round(usual_median_days, 1),
+                    "cases": cases, "ratio": round(ratio, 1)},
+                   f"{category} in {buurt} duurt {ratio:.1f}x langer dan gewoonlijk")
+
+
+def silent_decline(buurt: str, observations_now: int, observations_before: int, complaints_now: int,
+                   complaints_before: int, start: date, end: date) -> Finding | None:
+    rising = observations_now >= SILENT_MIN_OBSERVATIONS and observations_now >= SILENT_RISE * max(1, observations_before)
+    quiet = complaints_now <= complaints_before or complaints_now < SUPPRESS_BELOW
+    if not (rising and quiet):
+        return None
+    return Finding("silent_decline", buurt, buurt, start, end,
+                   {"observations": observations_now, "observations_before": suppressed(observations_before),
+                    "complaints": suppressed(complaints_now), "complaints_before": suppressed(complaints_before)},
+                   f"verwaarlozing neemt toe in {buurt} terwijl er weinig wordt geklaagd")
+
+
+def arrears_trend(scope: str, buurt: str | None, arrears_now: int, cases_now: int, arrears_before: int,
+                  cases_before: int, start: date, end: date) -> Finding | None:
+    if arrears_now < ARREARS_MIN_CASES or cases_now == 0:
+        return None
+    share_now = arrears_now / cases_now
+    share_before = arrears_before / cases_before if cases_before else 0.0
+    if share_before and share_now < ARREARS_RISE * share_before:
+        return None
+    return Finding("arrears_trend", scope, buurt, start, end,
+                   {"arrears_cases": arrears_now, "share": round(share_now, 3), "share_before": round(share_before, 3)},
+                   f"aandeel huurachterstand stijgt in {scope}: {share_now:.0%} (was {share_before:.0%})")

@@ -1,17 +1,19 @@
 """Reporting's JSON API. No personal data; every count below 5 shows as "<5"."""
 
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from runtime.auth import Principal, principal
+from runtime.auth import Principal, principal, require
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.reporting.service_layer import handlers
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
-
 
 Count = int | str  # a number, or "<5" when suppressed
 
@@ -25,8 +27,157 @@ class BuurtFigures(BaseModel):
     referrals_declined: Count
 
 
+class CaseFigures(BaseModel):
+    buurt_code: str
+    wijk_code: str
+    category: str
+    month: str
+    new: Count
+    open: Count
+    closed: Count
+    median_days_to_resolve: float | None
+    p90_days_to_resolve: float | None
+    response_breaches: Count
+    escalations: dict[str, Count]
+
+
+class PartnerFigures(BaseModel):
+    partner_id: str
+    partner_type: str | None
+    month: str
+    referrals: Count
+    accepted: Count
+    declined: Count
+    completed: Count
+    response_breaches: Count
+    median_hours_to_respond: float | None
+
+
+class HourFigure(BaseModel):
+    weekday: int
+    hour: int
+    kind: str
+    count: Count
+
+
+class Caseload(BaseModel):
+    professional: str
+    open: Count
+    closed: Count
+
+
+class Spend(BaseModel):
+    corporation_id: str
+    vhe: int
+    cases_with_cost: Count
+    spend_eur: float | None
+    spend_per_vhe_eur: float | None
+    cap_per_vhe_eur: float
+    share_of_cap: float | None
+
+
+class GoalPoint(BaseModel):
+    month: str
+    cases: Count
+    per_100_vhe: float | None
+    met: bool | None
+
+
+class Goal(BaseModel):
+    buurt_code: str
+    measure: str
+    target: float
+    vhe: int
+    series: list[GoalPoint]
+
+
+class Signal(BaseModel):
+    signal_id: UUID
+    kind: str
+    scope: str
+    buurt_code: str | None
+    evidence: dict[str, Any]
+    summary: str
+    period_start: date
+    period_end: date
+    detected_at: datetime
+
+
 @router.get("/kpis/buurten", response_model=list[BuurtFigures])
 async def buurt_figures(category: str | None = None, _: Principal = Depends(principal),
                         rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
         return await handlers.buurt_figures(conn, category)
+
+
+@router.get("/kpis/cases", response_model=list[CaseFigures])
+async def case_figures(wijk: str | None = None, category: str | None = None, buurt: str | None = None,
+                       _: Principal = Depends(principal), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Per buurt, category and month: new, open, closed, time to resolve, breaches, escalations."""
+    async with rt.pool.acquire() as conn:
+        return await handlers.case_figures(conn, wijk, category, buurt)
+
+
+@router.get("/kpis/partners", response_model=list[PartnerFigures])
+async def partner_figures(_: Principal = Depends(principal),
+                          rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        return await handlers.partner_figures(conn)
+
+
+@router.get("/kpis/time-of-day", response_model=list[HourFigure])
+async def time_of_day(wijk: str | None = None, category: str | None = None, _: Principal = Depends(principal),
+                      rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Complaints and observations by weekday (1 = Monday) and hour, Dutch time."""
+    async with rt.pool.acquire() as conn:
+        return await handlers.time_of_day(conn, wijk, category)
+
+
+@router.get("/kpis/caseload", response_model=list[Caseload])
+async def caseload(_: Principal = Depends(principal), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        return await handlers.caseload(conn)
+
+
+@router.get("/kpis/spend", response_model=list[Spend])
+async def spend(request: Request, _: Principal = Depends(principal),
+                rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Liveability spend per VHE per corporation against the cap of the prestatieafspraken."""
+    async with rt.pool.acquire() as conn:
+        return await handlers.spend(conn, request.app.state.reference)
+
+
+@router.get("/kpis/goals", response_model=list[Goal])
+async def goals(request: Request, _: Principal = Depends(principal),
+                rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        return await handlers.goals(conn, request.app.state.reference)
+
+
+@router.get("/signals", response_model=list[Signal], tags=["signals"])
+async def signals(_: Principal = Depends(principal), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    async with rt.pool.acquire() as conn:
+        return await handlers.signals(conn)
+
+
+@router.post("/admin/signals/detect", response_model=list[Signal], tags=["admin"])
+async def detect_now(_: Principal = Depends(require("admin")),
+                     rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Run the signal detection now (it also runs on a timer); returns what is new."""
+    async with rt.unit_of_work() as uow:
+        found = await handlers.detect_signals(uow)
+    return [s.model_dump() for s in found]
+
+
+@router.post("/admin/rebuild", status_code=202, tags=["admin"])
+async def start_rebuild(request: Request, _: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    rebuild = request.app.state.rebuild
+    if not rebuild.start():
+        raise HTTPException(409, "a rebuild is already running")
+    return rebuild.progress.view()
+
+
+@router.get("/admin/rebuild", tags=["admin"])
+async def rebuild_progress(request: Request, _: Principal = Depends(require("admin"))) -> JSONResponse:
+    return JSONResponse(request.app.state.rebuild.progress.view() | {
+        k: v.isoformat() for k, v in request.app.state.rebuild.progress.view().items() if isinstance(v, datetime)})

@@ -1,0 +1,62 @@
+"""Reporting's rules: suppression, pseudonymous buildings, and when figures become a signal."""
+
+from datetime import date
+
+from pathlib import Path
+
+from contracts.events import Address
+from services.reporting.domain import model
+from services.reporting.domain.reference import load_reference
+
+START, END = date(2026, 8, 1), date(2026, 10, 30)
+
+
+def test_counts_below_five_are_suppressed():
+    assert [model.suppressed(n) for n in (0, 1, 4, 5, 12)] == [0, "<5", "<5", 5, 12]
+
+
+def test_location_key_is_per_building_and_keyed():
+    a = Address(postcode="1024AB", huisnummer=17, toevoeging="2")
+    b = Address(postcode="1024AB", huisnummer=17, toevoeging="3")
+    other = Address(postcode="1024AB", huisnummer=19)
+    key = model.location_key(a, b"k1")
+    assert key == model.location_key(b, b"k1")  # same building
+    assert key != model.location_key(other, b"k1")
+    assert key != model.location_key(a, b"k2")  # another key, no match: nothing to look up
+    assert "1024AB" not in key
+
+
+def test_hotspot_needs_five_complaints_in_two_families():
+    assert model.hotspot("loc-1", "BU03634501", 4, 3, START, END) is None
+    assert model.hotspot("loc-1", "BU03634501", 7, 1, START, END) is None
+    found = model.hotspot("loc-1", "BU03634501", 6, 2, START, END)
+    assert found is not None and found.evidence == {"complaints": 6, "category_families": 2}
+    assert found.key == "hotspot/loc-1/2026-10-30"
+
+
+def test_stuck_when_resolving_takes_twice_the_usual_time():
+    assert model.stuck("BU1", "overlast.geluid", 30.0, 5, 20.0, 40, START, END) is None  # 1.5x
+    found = model.stuck("BU1", "overlast.geluid", 44.0, 6, 20.0, 40, START, END)
+    assert found is not None and found.evidence["ratio"] == 2.2
+    assert model.stuck("BU1", "overlast.geluid", 44.0, 4, 20.0, 40, START, END) is None  # too few to say
+
+
+def test_silent_decline_when_neglect_rises_and_complaints_do_not():
+    found = model.silent_decline("BU1", observations_now=8, observations_before=3, complaints_now=2,
+                                 complaints_before=2, start=START, end=END)
+    assert found is not None
+    assert found.evidence["complaints"] == "<5"  # a small count in the evidence is suppressed too
+    assert model.silent_decline("BU1", 8, 3, complaints_now=12, complaints_before=6, start=START, end=END) is None
+    assert model.silent_decline("BU1", 8, 7, 2, 2, START, END) is None  # not rising enough
+
+
+def test_arrears_trend_when_the_share_rises_by_half():
+    assert model.arrears_trend("BU1", "BU1", 6, 20, 3, 20, START, END) is not None  # 30% vs 15%
+    assert model.arrears_trend("BU1", "BU1", 6, 20, 5, 20, START, END) is None  # 30% vs 25%
+    assert model.arrears_trend("BU1", "BU1", 4, 5, 0, 10, START, END) is None  # fewer than 5 arrears cases
+
+
+def test_the_shipped_reference_data_loads():
+    ref = load_reference(Path("services/reporting/reference/GM0363.yaml"))
+    assert ref.units_in("BU03634501") == 820 + 300
+    assert {g.buurt_code for g in ref.goals} >= {"BU03634501", "BU03634502"}
