@@ -4,7 +4,8 @@ In one run, so the figures are ratios on the same noisy machine:
   (a) raw broker hop: N records of case size produced and consumed by one client;
   (b) N cases POSTed to intake until the partner's inbox topic holds N referrals:
       cases/s, and pipeline efficiency = cases/s × Kafka hops per case ÷ raw hop rate;
-  (c) submit→inbox latency (p50/p99) at a fixed offered rate.
+  (c) submit→inbox latency (p50/p99) at a fixed offered rate;
+  (d) reporting's rebuild from the event log: events/s.
 
     python -m bench.pipeline [--cases 2000] [--rate 50] [--seconds 10] [--concurrency 32]
 """
@@ -178,6 +179,18 @@ async def latency(stack: Stack, tokens: dict, watcher: InboxWatcher, rate: float
     return sorted((watcher.arrived[c] - t) * 1000 for c, t in sent.items())
 
 
+async def rebuild_rate(stack: Stack, tokens: dict) -> dict:
+    headers = {"Authorization": f"Bearer {tokens[demo.ADMIN]}"}
+    url = stack.url("reporting") + "/v1/admin/rebuild"
+    async with httpx.AsyncClient(timeout=30) as client:
+        (await client.post(url, headers=headers)).raise_for_status()
+        while (progress := (await client.get(url, headers=headers)).json())["state"] == "running":
+            await asyncio.sleep(0.2)
+    if progress["state"] != "done":
+        raise RuntimeError(f"rebuild failed: {progress['error']}")
+    return progress
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))]
 
@@ -218,7 +231,11 @@ async def main(args: argparse.Namespace) -> None:
             await watcher.stop()
             print(f"    submit→inbox latency over {len(lat)} cases: p50 {percentile(lat, 50):.0f} ms, "
                   f"p99 {percentile(lat, 99):.0f} ms, max {lat[-1]:.0f} ms, mean {statistics.mean(lat):.0f} ms")
+            print("(d) rebuild of reporting's projections from the event log …", flush=True)
+            rebuild = await rebuild_rate(stack, tokens)
+            print(f"    rebuilt from {rebuild['events']} events at {rebuild['events_per_second']:.0f} events/s")
             print(json.dumps({"raw_hop_records_per_s": round(raw), "cases_per_s": round(cases_per_s, 1),
+                              "rebuild_events_per_s": rebuild["events_per_second"],
                               "cpu_ms_per_case": {k: round(v, 2) for k, v in cpu_ms.items()},
                               "hops_per_case": HOPS_PER_CASE, "pipeline_efficiency": round(efficiency, 4),
                               "offered_rate": args.rate, "latency_ms_p50": round(percentile(lat, 50), 1),
