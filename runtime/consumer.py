@@ -176,18 +176,20 @@ class Consumer:
     def attach(self, broker: KafkaBroker, routers: list[EventRouter]) -> None:
         topic_routers = [r for r in routers if r.topic]
         if topic_routers:
-            self._subscribe(broker, Routes(topic_routers), [r.topic for r in topic_routers], None)
-        for r in routers:
-            if r.pattern:
-                self._subscribe(broker, r, [], r.pattern)
+            self._subscribe(broker, Routes(topic_routers), [r.topic for r in topic_routers], None,
+                            self._settings.service_name)
+        for i, r in enumerate(r for r in routers if r.pattern):
+            # A group of its own: members of one group with different subscriptions (topic
+            # list vs pattern) made joins after a restart hang on Tansu.
+            self._subscribe(broker, r, [], r.pattern, f"{self._settings.service_name}.pattern{i}")
 
     def _subscribe(self, broker: KafkaBroker, routes: "EventRouter | Routes", topics: list[str],
-                   pattern: str | None) -> None:
+                   pattern: str | None, group_id: str) -> None:
         s = self._settings
         subscriber = broker.subscriber(
             *topics,
             pattern=pattern,
-            group_id=s.service_name,
+            group_id=group_id,
             batch=True,
             max_records=s.consumer_max_records,
             batch_timeout_ms=s.kafka_fetch_max_wait_ms,
