@@ -1,6 +1,7 @@
 """Kafka wiring: the faststream broker and topic creation with our partition counts."""
 
 import logging
+import ssl
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -17,11 +18,14 @@ log = logging.getLogger(__name__)
 def security(settings: ServiceSettings) -> BaseSecurity | None:
     """SASL (and TLS) for a real cluster; None for the embedded broker."""
     mechanism = settings.kafka_sasl_mechanism
+    # aiokafka needs an explicit context for TLS; the default one trusts the system CAs
+    # (and SSL_CERT_FILE, e.g. a cluster CA mounted into the pod).
+    context = ssl.create_default_context() if settings.kafka_use_tls else None
     if mechanism is None:
-        return BaseSecurity(use_ssl=True) if settings.kafka_use_tls else None
+        return BaseSecurity(ssl_context=context, use_ssl=True) if settings.kafka_use_tls else None
     password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
     kind = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}[mechanism]
-    return kind(settings.kafka_sasl_username or "", password, use_ssl=settings.kafka_use_tls)
+    return kind(settings.kafka_sasl_username or "", password, ssl_context=context, use_ssl=settings.kafka_use_tls)
 
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:

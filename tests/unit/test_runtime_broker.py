@@ -17,6 +17,7 @@ def test_scram_over_tls_for_a_cluster():
     assert params["security_protocol"] == "SASL_SSL"
     assert params["sasl_mechanism"] == "SCRAM-SHA-512"
     assert (params["sasl_plain_username"], params["sasl_plain_password"]) == ("svc-intake", "s3cret")
+    assert params["ssl_context"] is not None  # aiokafka refuses TLS without one
 
 
 def test_scram_without_tls_is_sasl_plaintext():
@@ -26,3 +27,11 @@ def test_scram_without_tls_is_sasl_plaintext():
 
 def test_tls_without_sasl():
     assert parse_security(security(ServiceSettings(kafka_use_tls=True)))["security_protocol"] == "SSL"
+
+
+async def test_a_tls_client_can_be_built():
+    from aiokafka import AIOKafkaProducer
+
+    settings = ServiceSettings(kafka_use_tls=True, kafka_sasl_mechanism="SCRAM-SHA-512", kafka_sasl_username="u",
+                               kafka_sasl_password="p")
+    AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", **parse_security(security(settings)))  # no "ssl_context is mandatory"
