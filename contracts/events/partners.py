@@ -57,6 +57,7 @@ class PartnerRegistered(Event):
     partner_type: PartnerType
     region: str = Field(description="gemeente code the partner serves, e.g. GM0363")
     registered_at: datetime
+    coordinator: str | None = Field(default=None, description="the partner's coordinator contact (first escalation step)")
 
     def subject(self) -> str:
         return self.partner_id

@@ -355,3 +355,71 @@ def test_restricted_to_ignores_names_that_are_not_case_fields() -> None:
 def test_region_of_a_buurt_code_is_its_gemeente() -> None:
     assert region_of("BU03634501") == "GM0363"
     assert region_of("BU05990102") == "GM0599"
+
+
+# -- validation errors name the line -----------------------------------------------------------
+
+
+def test_validation_error_names_the_line_of_the_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, "region: GM0363\nrules:\n  - name: r\n    match: {category: [zorg.verward_gedrag]}\n"
+                           "    refer:\n" + VALID_ROUTE.replace("partner_type: ggz", "partner_type: brandweer"))
+
+    with pytest.raises(RuleFileError) as err:
+        load_rules(path)
+
+    assert f"{path}: line 6: rules.0.refer.0.partner_type" in str(err.value)
+
+
+def test_unknown_ladder_level_names_file_line_and_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, "region: GM0363\nrules: []\nladders:\n  - name: l\n    categories: ['overlast.*']\n"
+                           "    steps:\n      - level: coordinator\n      - level: burgemeester\n")
+
+    with pytest.raises(RuleFileError) as err:
+        load_rules(path)
+
+    assert f"{path}: line 8: ladders.0.steps.1.level" in str(err.value)
+
+
+def test_duplicate_rule_names_are_refused(tmp_path: Path) -> None:
+    rule = "  - name: r\n    match: {category: [zorg.verward_gedrag]}\n    refer:\n" + VALID_ROUTE
+    path = write(tmp_path, "region: GM0363\nrules:\n" + rule + rule)
+
+    with pytest.raises(RuleFileError, match="unique"):
+        load_rules(path)
+
+
+# -- household signals -------------------------------------------------------------------------
+
+
+def test_nuisance_with_a_care_signal_also_goes_to_the_wijkteam(amsterdam: RuleSet) -> None:
+    plain = a_case("overlast.geluid")
+    with_care = plain.model_copy(update={"details": plain.details.model_copy(update={"care_signal": "vereenzaamd"})})
+
+    assert [r.partner_type for r in amsterdam.routes_for(plain)] == [PartnerType.BUURTBEMIDDELING]
+    assert [r.partner_type for r in amsterdam.routes_for(with_care)] == [PartnerType.BUURTBEMIDDELING,
+                                                                       PartnerType.WIJKTEAM]
+
+
+def test_matching_routes_name_the_rule_each_route_came_from(amsterdam: RuleSet) -> None:
+    routes = amsterdam.matching_routes(a_case("zorg.verward_gedrag", Severity.ACUTE))
+
+    assert sorted((name, r.partner_type.value) for name, r in routes) == [
+        ("verward-gedrag", "ggz"), ("verward-gedrag", "wijkteam"), ("verward-gedrag-acuut", "politie")]
+
+
+
+def test_repeated_nuisance_still_goes_to_buurtbemiddeling_first(amsterdam: RuleSet) -> None:
+    case = a_case("overlast.geluid")
+
+    for repeat_count in (1, 2, 5):
+        assert [r.partner_type for r in amsterdam.routes_for(case, repeat_count)] == [PartnerType.BUURTBEMIDDELING]
+
+
+def test_min_repeat_rules_match_from_that_repeat_count_on() -> None:
+    rules = RuleSet.model_validate({"region": "GM0363", "rules": [
+        {"name": "herhaald", "match": {"category": ["overlast.geluid"], "min_repeat": 2},
+         "refer": [{"partner_type": "wijkteam", "purpose": "p", "legal_basis": "b",
+                    "respond": {"working_days": 5}, "resolve": {"working_days": 30}}]}]})
+
+    assert rules.routes_for(a_case("overlast.geluid"), repeat_count=1) == []
+    assert [r.partner_type for r in rules.routes_for(a_case("overlast.geluid"), repeat_count=2)] == [PartnerType.WIJKTEAM]

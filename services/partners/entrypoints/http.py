@@ -1,22 +1,26 @@
-"""The partner-facing API: a partner's own referrals, and its accept/decline responses."""
+"""The partner-facing API: a partner's own referrals and its responses; the processing log."""
 
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import Principal, require
+from runtime.auth import Principal, principal, require
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
-from services.partners.adapters import repository
 from services.partners.domain.model import IllegalTransition, ReferralStatus
+from services.partners.domain.model import Response as PartnerResponse
 from services.partners.service_layer import handlers
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
 partner = require("partner")
-admin = require("admin")
+
+
+class Progress(BaseModel):
+    note: str
+    at: datetime
 
 
 class Referral(BaseModel):
@@ -27,8 +31,10 @@ class Referral(BaseModel):
     legal_basis: str
     status: str
     hold_reason: str | None = None
-    payload: dict[str, Any] | None = Field(description="the referral as delivered (minimised)")
-    response: str | None = None
+    payload: dict[str, Any] | None = Field(description="the referral as delivered (minimised); none while held or after erasure")
+    response: str | None = Field(default=None, description="accept note or decline reason")
+    progress: list[Progress] = []
+    outcome: str | None = None
     requested_at: datetime
     updated_at: datetime
 
@@ -43,12 +49,44 @@ class Decline(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+class ProgressNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class Complete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: str = Field(min_length=1, max_length=2000)
+
+
+def _cursor(value: str | None) -> tuple[datetime, UUID] | None:
+    if value is None:
+        return None
+    try:
+        at, referral_id = value.rsplit("|", 1)
+        return datetime.fromisoformat(at), UUID(referral_id)
+    except ValueError:
+        raise HTTPException(422, "cursor: not a cursor this API returned (X-Next-Cursor)") from None
+
+
 @router.get("/referrals", response_model=list[Referral])
-async def list_referrals(status: ReferralStatus | None = None, limit: int = Query(50, ge=1, le=500),
-                         before: datetime | None = Query(None, description="cursor: requested_at of the last item"),
-                         who: Principal = Depends(partner), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+async def list_referrals(response: Response, status: ReferralStatus | None = None, purpose: str | None = None,
+                         case_id: UUID | None = None, limit: int = Query(50, ge=1, le=500),
+                         cursor: str | None = Query(None, description="X-Next-Cursor of the previous page"),
+                         who: Principal = Depends(partner),
+                         rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """My referrals, newest first. A full page sets `X-Next-Cursor` for the next one."""
     async with rt.unit_of_work() as uow:
-        return await handlers.list_referrals(who, status.value if status else None, limit, before, uow)
+        rows = await handlers.list_referrals(who, uow, status=status.value if status else None, purpose=purpose,
+                                             case_id=case_id, limit=limit, before=_cursor(cursor))
+    if len(rows) == limit:
+        last = rows[-1]
+        response.headers["X-Next-Cursor"] = f"{last['requested_at'].isoformat()}|{last['referral_id']}"
+    return rows
+
+
+def _not_found(referral_id: UUID, who: Principal) -> HTTPException:
+    return HTTPException(404, f"no referral {referral_id} for {who.organisation_id}")
 
 
 @router.get("/referrals/{referral_id}", response_model=Referral)
@@ -57,19 +95,19 @@ async def get_referral(referral_id: UUID, who: Principal = Depends(partner),
     async with rt.unit_of_work() as uow:
         found = await handlers.read_referral(referral_id, who, uow)
     if found is None:
-        raise HTTPException(404, f"no referral {referral_id} for {who.organisation_id}")
+        raise _not_found(referral_id, who)
     return found
 
 
-async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, wanted: ReferralStatus,
+async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, response: PartnerResponse,
                    text: str | None) -> dict[str, Any]:
     try:
         async with rt.unit_of_work() as uow:
-            return await handlers.respond(referral_id, who.organisation_id, wanted, text, uow)
+            return await handlers.respond(referral_id, who, response, text, uow)
     except handlers.ReferralNotFound:
         async with rt.unit_of_work() as uow:  # log the attempt on someone else's referral
-            await handlers.read_referral(referral_id, who, uow)
-        raise HTTPException(404, f"no referral {referral_id} for {who.organisation_id}") from None
+            await handlers.read_referral(referral_id, who, uow, action=f"referral.{response.value}")
+        raise _not_found(referral_id, who) from None
     except IllegalTransition as exc:
         raise HTTPException(409, str(exc)) from None
 
@@ -77,24 +115,51 @@ async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, wanted
 @router.post("/referrals/{referral_id}/accept", response_model=Referral)
 async def accept(referral_id: UUID, body: Accept | None = None, who: Principal = Depends(partner),
                  rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    return await _respond(rt, referral_id, who, ReferralStatus.ACCEPTED, body.note if body else None)
+    return await _respond(rt, referral_id, who, PartnerResponse.ACCEPT, body.note if body else None)
 
 
 @router.post("/referrals/{referral_id}/decline", response_model=Referral)
 async def decline(referral_id: UUID, body: Decline, who: Principal = Depends(partner),
                   rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    return await _respond(rt, referral_id, who, ReferralStatus.DECLINED, body.reason)
+    return await _respond(rt, referral_id, who, PartnerResponse.DECLINE, body.reason)
 
 
-class PartnerView(BaseModel):
-    partner_id: str
-    name: str
-    partner_type: str
-    region: str
-    coordinator: str | None
+@router.post("/referrals/{referral_id}/progress", response_model=Referral)
+async def progress(referral_id: UUID, body: ProgressNote, who: Principal = Depends(partner),
+                   rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
+    return await _respond(rt, referral_id, who, PartnerResponse.PROGRESS, body.note)
 
 
-@router.get("/partners", response_model=list[PartnerView], tags=["admin"])
-async def list_partners(_: Principal = Depends(admin), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
-    async with rt.pool.acquire() as conn:
-        return [dict(r) for r in await repository.partners(conn)]
+@router.post("/referrals/{referral_id}/complete", response_model=Referral)
+async def complete(referral_id: UUID, body: Complete, who: Principal = Depends(partner),
+                   rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
+    return await _respond(rt, referral_id, who, PartnerResponse.COMPLETE, body.outcome)
+
+
+class ProcessingLogEntry(BaseModel):
+    id: int
+    logged_at: datetime
+    action: str
+    outcome: str
+    organisation_id: str
+    user_id: str | None
+    case_id: UUID | None
+    referral_id: UUID | None
+    purpose: str | None
+    legal_basis: str | None
+    confidentiality: str
+    trace_id: str | None
+
+
+@router.get("/processing-log", response_model=list[ProcessingLogEntry], tags=["processing log"])
+async def processing_log(case: UUID = Query(description="case id"), who: Principal = Depends(principal),
+                         rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Every delivery, read and attempt on one case's data here (identifiers only): for the
+    corporation that owns the case, and for auditors (admin scope)."""
+    if who.org_type == "partner" or (who.org_type == "admin" and "admin" not in who.scopes):
+        raise HTTPException(403, "the processing log is for the case's corporation and auditors (admin scope)")
+    async with rt.unit_of_work() as uow:
+        entries = await handlers.processing_log(case, who, uow)
+    if entries is None:
+        raise HTTPException(404, f"no case {case} for {who.organisation_id}")
+    return entries

@@ -1,12 +1,14 @@
 """SQL for referral's tables."""
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from contracts.events import AgreementChanged, EscalationRaised, PartnerRegistered, ReferralRequested
+from contracts.events import AgreementChanged, CaseOpened, EscalationRaised, PartnerRegistered, ReferralRequested
+
+OPEN_REFERRAL = ("requested", "accepted", "progressed")
 
 
 async def upsert_partner(conn: asyncpg.Connection, p: PartnerRegistered) -> None:
@@ -35,27 +37,65 @@ async def upsert_agreement(conn: asyncpg.Connection, a: AgreementChanged) -> Non
         a.valid_until, a.revoked, a.revision, a.changed_at)
 
 
-async def find_partner(conn: asyncpg.Connection, partner_type: str, region: str, purpose: str,
-                       today: date) -> asyncpg.Record | None:
-    """A partner of that type in the region with an agreement valid today for the purpose."""
-    return await conn.fetchrow(
+async def find_partners(conn: asyncpg.Connection, partner_type: str, region: str, purpose: str,
+                        today: date) -> list[asyncpg.Record]:
+    """Partners of that type in the region with an agreement valid today for the purpose, in a fixed order."""
+    return await conn.fetch(
         """
-        SELECT p.partner_id, a.fields, a.agreement_id
+        SELECT DISTINCT ON (p.partner_id) p.partner_id, a.fields, a.agreement_id
         FROM partners p JOIN agreements a ON a.partner_id = p.partner_id
         WHERE p.partner_type = $1 AND p.region = $2 AND $3 = ANY (a.purposes) AND NOT a.revoked
           AND a.valid_from <= $4 AND (a.valid_until IS NULL OR a.valid_until >= $4)
-        ORDER BY p.partner_id LIMIT 1
+        ORDER BY p.partner_id, a.agreement_id
         """,
         partner_type, region, purpose, today)
 
 
-async def add_referral(conn: asyncpg.Connection, r: ReferralRequested) -> None:
+# -- cases -------------------------------------------------------------------------------------
+
+
+async def add_case(conn: asyncpg.Connection, case: CaseOpened, region: str, at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO cases (case_id, region, category, opened, updated_at) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (case_id) DO NOTHING",
+        case.case_id, region, case.category, case.model_dump(mode="json"), at)
+
+
+async def get_case(conn: asyncpg.Connection, case_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT case_id, region, category, status, opened FROM cases WHERE case_id = $1",
+                               case_id)
+
+
+async def set_case_status(conn: asyncpg.Connection, case_id: UUID, status: str, at: datetime) -> None:
+    await conn.execute("UPDATE cases SET status = $2, updated_at = $3 WHERE case_id = $1", case_id, status, at)
+
+
+async def erase_case(conn: asyncpg.Connection, case_id: UUID) -> None:
+    """case.erased: drop the personal data; ids, statuses and dates stay for the ladder's history."""
+    await conn.execute("UPDATE referrals SET details = NULL WHERE case_id = $1", case_id)
+    await conn.execute("UPDATE cases SET opened = NULL, status = 'closed' WHERE case_id = $1", case_id)
+    await conn.execute("DELETE FROM timers WHERE case_id = $1 AND fired_at IS NULL", case_id)
+
+
+# -- referrals -------------------------------------------------------------------------------
+
+
+async def add_referral(conn: asyncpg.Connection, r: ReferralRequested, rule_name: str | None = None,
+                       route_type: str | None = None, option_index: int | None = None) -> None:
     await conn.execute(
         "INSERT INTO referrals (referral_id, case_id, partner_id, partner_type, purpose, legal_basis, status,"
-        " details, respond_by, resolve_by, requested_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8, $9, $10, $10)",
+        " details, respond_by, resolve_by, requested_at, updated_at, rule_name, route_type, option_index)"
+        " VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $8, $9, $10, $10, $11, $12, $13)",
         r.referral_id, r.case_id, r.partner_id, r.partner_type.value, r.purpose, r.legal_basis,
-        r.details.model_dump(mode="json", exclude_none=True), r.respond_by, r.resolve_by, r.requested_at)
+        r.details.model_dump(mode="json", exclude_none=True), r.respond_by, r.resolve_by, r.requested_at,
+        rule_name, route_type, option_index)
+
+
+async def get_referral(conn: asyncpg.Connection, referral_id: UUID) -> asyncpg.Record | None:
+    """The referral, locked: its partner's response and its deadline must not cross."""
+    return await conn.fetchrow(
+        "SELECT referral_id, case_id, partner_id, partner_type, status, respond_by, resolve_by, rule_name,"
+        " route_type, option_index FROM referrals WHERE referral_id = $1 FOR UPDATE", referral_id)
 
 
 async def set_referral_status(conn: asyncpg.Connection, referral_id: UUID, status: str, at: Any) -> None:
@@ -63,15 +103,81 @@ async def set_referral_status(conn: asyncpg.Connection, referral_id: UUID, statu
                        referral_id, status, at)
 
 
-async def add_escalation(conn: asyncpg.Connection, e: EscalationRaised) -> None:
+async def partners_tried(conn: asyncpg.Connection, case_id: UUID, rule_name: str, route_type: str) -> set[str]:
+    rows = await conn.fetch("SELECT partner_id FROM referrals WHERE case_id = $1 AND rule_name = $2"
+                            " AND route_type = $3", case_id, rule_name, route_type)
+    return {r["partner_id"] for r in rows}
+
+
+async def routes_referred(conn: asyncpg.Connection, case_id: UUID) -> set[tuple[str, str]]:
+    rows = await conn.fetch("SELECT DISTINCT rule_name, route_type FROM referrals WHERE case_id = $1"
+                            " AND rule_name IS NOT NULL", case_id)
+    return {(r["rule_name"], r["route_type"]) for r in rows}
+
+
+async def open_referrals(conn: asyncpg.Connection, case_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT referral_id, partner_id FROM referrals WHERE case_id = $1 AND status = ANY ($2::text[])"
+        " ORDER BY requested_at FOR UPDATE", case_id, list(OPEN_REFERRAL))
+
+
+# -- escalations -------------------------------------------------------------------------------
+
+
+async def add_escalation(conn: asyncpg.Connection, e: EscalationRaised, ladder: str | None = None,
+                         step: int | None = None) -> None:
     await conn.execute(
-        "INSERT INTO escalations (escalation_id, case_id, level, reason, referral_id, raised_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        e.escalation_id, e.case_id, e.level, e.reason, e.referral_id, e.raised_at)
+        "INSERT INTO escalations (escalation_id, case_id, level, reason, referral_id, raised_at, ladder, step,"
+        " owner_partner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        e.escalation_id, e.case_id, e.level, e.reason, e.referral_id, e.raised_at, ladder, step,
+        e.owner_partner_id)
 
 
-async def erase_case(conn: asyncpg.Connection, case_id: UUID) -> None:
-    await conn.execute("UPDATE referrals SET details = NULL WHERE case_id = $1", case_id)
+async def get_escalation(conn: asyncpg.Connection, escalation_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT escalation_id, case_id, level, referral_id, ladder, step, owner_partner_id, resolved_at"
+        " FROM escalations WHERE escalation_id = $1 FOR UPDATE", escalation_id)
+
+
+async def open_escalations(conn: asyncpg.Connection, case_id: UUID,
+                           referral_id: UUID | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT escalation_id, level FROM escalations WHERE case_id = $1 AND resolved_at IS NULL"
+        " AND ($2::uuid IS NULL OR referral_id = $2) ORDER BY raised_at FOR UPDATE", case_id, referral_id)
+
+
+async def repeat_escalation_exists(conn: asyncpg.Connection, case_id: UUID) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM escalations WHERE case_id = $1"
+                               " AND reason LIKE 'repeat threshold%')", case_id)
+
+
+async def resolve_escalation(conn: asyncpg.Connection, escalation_id: UUID, at: datetime) -> None:
+    await conn.execute("UPDATE escalations SET resolved_at = $2 WHERE escalation_id = $1", escalation_id, at)
+
+
+# -- timers ----------------------------------------------------------------------------------
+
+
+async def add_timer(conn: asyncpg.Connection, kind: str, case_id: UUID, due_at: datetime, *,
+                    referral_id: UUID | None = None, escalation_id: UUID | None = None) -> None:
+    await conn.execute(
+        "INSERT INTO timers (kind, case_id, referral_id, escalation_id, due_at) VALUES ($1, $2, $3, $4, $5)",
+        kind, case_id, referral_id, escalation_id, due_at)
+
+
+async def claim_due_timers(conn: asyncpg.Connection, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Due timers no other instance holds; they stay locked until this transaction ends."""
+    return await conn.fetch(
+        "SELECT timer_id, kind, case_id, referral_id, escalation_id, due_at FROM timers"
+        " WHERE fired_at IS NULL AND due_at <= $1 ORDER BY due_at, timer_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now, limit)
+
+
+async def mark_fired(conn: asyncpg.Connection, timer_id: int, at: datetime) -> None:
+    await conn.execute("UPDATE timers SET fired_at = $2 WHERE timer_id = $1", timer_id, at)
+
+
+# -- reads for the HTTP API ----------------------------------------------------------------------
 
 
 async def list_referrals(conn: asyncpg.Connection, case_id: UUID | None) -> list[dict[str, Any]]:
@@ -79,6 +185,13 @@ async def list_referrals(conn: asyncpg.Connection, case_id: UUID | None) -> list
         "SELECT referral_id, case_id, partner_id, partner_type, purpose, status, respond_by, resolve_by,"
         " requested_at FROM referrals WHERE $1::uuid IS NULL OR case_id = $1 ORDER BY requested_at DESC LIMIT 200",
         case_id)
+    return [dict(r) for r in rows]
+
+
+async def list_escalations(conn: asyncpg.Connection, case_id: UUID | None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT escalation_id, case_id, level, reason, referral_id, owner_partner_id, raised_at, resolved_at"
+        " FROM escalations WHERE $1::uuid IS NULL OR case_id = $1 ORDER BY raised_at DESC LIMIT 200", case_id)
     return [dict(r) for r in rows]
 
 
