@@ -45,6 +45,17 @@ class UnitOfWork:
     def log_access(self, record: AccessRecord) -> None:
         self._access.append(record)
 
+    async def erase_case_records(self, case_id: UUID) -> int:
+        """Erasure reaches the event log too: published outbox rows and dead letters of the
+        case (keyed by its id) hold its personal data, so they go. Unpublished rows stay —
+        they are still owed to the broker (case.erased itself among them)."""
+        key = str(case_id).encode()
+        deleted = await self.conn.fetchval(
+            "WITH gone AS (DELETE FROM outbox WHERE key = $1 AND published_at IS NOT NULL RETURNING 1)"
+            " SELECT count(*) FROM gone", key)
+        await self.conn.execute("DELETE FROM dead_letter WHERE key = $1", key)
+        return deleted
+
     async def flush(self) -> None:
         """Write what was collected; called just before commit."""
         if self._records:

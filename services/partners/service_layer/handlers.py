@@ -196,6 +196,7 @@ async def on_case_erased(event: CaseErased, meta: EventMeta, uow: UnitOfWork) ->
         uow.log_access(AccessRecord(
             action="referral.erase", outcome="allowed", organisation_id=row["partner_id"], case_id=event.case_id,
             referral_id=row["referral_id"], purpose=row["purpose"], legal_basis=row["legal_basis"]))
+    await uow.erase_case_records(event.case_id)  # what it delivered to partner inboxes
 
 
 # -- the partner's side ---------------------------------------------------------------------

@@ -308,6 +308,7 @@ async def on_case_reopened(event: CaseReopened, meta: EventMeta, uow: UnitOfWork
 
 async def on_case_erased(event: CaseErased, meta: EventMeta, uow: UnitOfWork) -> None:
     await repository.erase_case(uow.conn, event.case_id)
+    await uow.erase_case_records(event.case_id)  # the referrals it published held case details
 
 
 async def on_partner_registered(event: PartnerRegistered, meta: EventMeta, uow: UnitOfWork) -> None:
