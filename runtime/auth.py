@@ -5,6 +5,10 @@ separated), optional usr = pseudonymous user id. In the embedded dev mode tokens
 signed with a shared HS256 secret and written to .run/dev-tokens.json.
 """
 
+import base64
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +35,35 @@ def issue_token(settings: ServiceSettings, organisation_id: str, org_type: str,
     claims = {"sub": organisation_id, "org_type": org_type, "scope": " ".join(scopes),
               "iss": settings.jwt_issuer, "iat": now, "exp": now + ttl}
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+# Client secrets are kept only as salted scrypt hashes (memory-hard, stdlib): a leaked
+# table does not give the secrets away, and guessing costs ~50 ms of CPU per try.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_client_secret(secret: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return "scrypt${n}${r}${p}$".format(**_SCRYPT) + "$".join(
+        base64.b64encode(x).decode() for x in (salt, digest))
+
+
+def verify_client_secret(secret: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(secret.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                dklen=len(expected))
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -114,6 +114,10 @@ def run(urls: dict[str, str], broker: str, tokens: dict[str, str], out=print) ->
             return case if case["parts"] and all(p["status"] == "accepted" for p in case["parts"]) else None
 
         case = wait_until(all_accepted, 30, f"acceptance of case {case_id}")
+        # closed at the end, so a next `make run` opens new cases instead of adding repeat
+        # complaints to these (intake's repeat window)
+        client.post(f"{urls['intake']}/v1/cases/{case_id}/close", json={"outcome": "doorverwezen"},
+                    headers=corp).raise_for_status()
         journeys.append({"title": title, "case": case, "seen_by": seen_by, "seconds": time.monotonic() - t0})
         _print_journey(out, title, case, seen_by, time.monotonic() - t0)
     return journeys
@@ -146,4 +150,4 @@ def _print_journey(out, title: str, case: dict[str, Any], seen_by: dict[str, lis
         out(f"      partners    delivered to {Topics.partner_inbox(part['partner_id'])};"
             f" the partner sees only: {', '.join(seen_by[part['partner_id']])}")
         out(f"      partner     {part['status']} ({part.get('reason') or ''})")
-    out(f"   ✓ all parts accepted, seen by intake in {seconds:.2f}s")
+    out(f"   ✓ all parts accepted, seen by intake in {seconds:.2f}s; the corporation closed the case")

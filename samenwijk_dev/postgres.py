@@ -143,7 +143,18 @@ class EmbeddedPostgres:
     def create_databases(self, names: list[str]) -> None:
         import psycopg
 
-        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+        # The port opens before the server accepts sessions ("the database system is
+        # starting up"); on a loaded machine that gap is long enough to hit.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = psycopg.connect(self.dsn("postgres"), autocommit=True)
+                break
+            except psycopg.OperationalError as exc:
+                if "starting up" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with conn:
             existing = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
             for name in names:
                 if name not in existing:

@@ -123,7 +123,11 @@ class Stack:
 
     @classmethod
     def ephemeral(cls, run_dir: Path, **kw) -> "Stack":
-        """Free ports for everything: tests and benchmarks never clash with `make run`."""
+        """Free ports for everything: tests and benchmarks never clash with `make run`.
+
+        Tests and benchmarks submit the same demo addresses over and over and expect a new
+        case each time, so intake's repeat window is off here (tests of repeats switch it on)."""
+        kw["extra_env"] = {"SAMENWIJK_REPEAT_WINDOW_DAYS": "0", **kw.get("extra_env", {})}
         return cls(run_dir, free_port(), free_port(), {s: free_port() for s in SERVICES}, **kw)
 
     def _jwt_secret(self) -> str:

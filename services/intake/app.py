@@ -1,5 +1,8 @@
-"""Composition root: intake's settings, runtime, event routers and HTTP app."""
+"""Composition root: intake's settings, runtime, event routers, HTTP app and retention job."""
 
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -7,10 +10,28 @@ from fastapi import FastAPI
 from runtime.http import create_app
 from runtime.service import ServiceRuntime
 from services.intake.config import IntakeSettings
-from services.intake.entrypoints import events, http
+from services.intake.domain import reference
+from services.intake.entrypoints import auth, events, http
+from services.intake.service_layer import handlers
+
+log = logging.getLogger(__name__)
+
+
+async def retention(rt: ServiceRuntime) -> None:
+    """Erase personal data of closed cases past the retention period, batch by batch."""
+    settings: IntakeSettings = rt.settings  # type: ignore[assignment]
+    while True:
+        async with rt.unit_of_work() as uow:
+            erased = await handlers.erase_expired_cases(uow, timedelta(days=settings.retention_days),
+                                                        datetime.now(UTC))
+        if erased:
+            log.info("retention: erased the personal data of %d closed cases", len(erased))
+            continue  # there may be more past retention
+        await asyncio.sleep(settings.retention_interval_seconds)
 
 
 def build(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    rt = ServiceRuntime(settings, Path(__file__).parent / "migrations", events.ROUTERS)
-    return create_app(rt, "samenwijk intake", [http.router])
+    reference.serve(reference.load(settings.buurten_file))
+    rt = ServiceRuntime(settings, Path(__file__).parent / "migrations", events.ROUTERS, background=[retention])
+    return create_app(rt, "samenwijk intake", [http.router, auth.router])
