@@ -267,6 +267,9 @@ def test_the_erasure_job_erases_closed_cases_past_retention_once_and_says_so(sta
                  case_id) == [(None, None)]
     erased = [e for e in case_events(stack, case_id, 4) if e["type"] == "nl.samenwijk.case.erased"]
     assert len(erased) == 1
+    # the event log holds nothing of the case but its erasure (which the relay still owed or sent after)
+    published = query(stack, "intake", "SELECT value FROM outbox WHERE key = %s", case_id.encode())
+    assert all(b"case.erased" in bytes(v) for (v,) in published)
     assert query(stack, "intake", "SELECT count(*) FROM processing_log WHERE case_id = %s AND action = 'case.erase'",
                  case_id) == [(1,)]
     # an erased case stays erased: it cannot be reopened, and the job does not pick it again

@@ -159,6 +159,7 @@ async def erase_expired_cases(uow: UnitOfWork, retention: timedelta, now: dateti
     erased = []
     for row in await repository.cases_to_erase(uow.conn, now - retention, batch):
         await repository.erase_case(uow.conn, row["case_id"], now)
+        await uow.erase_case_records(row["case_id"])  # case.opened etc. in the outbox held its details
         uow.publish(CaseErased(case_id=row["case_id"], erased_at=now), Topics.CASES)
         uow.log_access(AccessRecord(
             action="case.erase", outcome="allowed", organisation_id=row["corporation_id"], case_id=row["case_id"],
