@@ -1,7 +1,9 @@
 """The admin API (admin organisation with the `admin` scope): partners, agreements, webhook
 subscriptions, webhook dead letters, held referrals."""
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -69,6 +71,17 @@ async def list_partners(_: Principal = Depends(admin), rt: ServiceRuntime = Depe
                 for p in await repository.partners(conn)]
 
 
+@contextlib.contextmanager
+def _as_http() -> Iterator[None]:
+    """The admin handlers' domain errors as HTTP: unknown → 404, a conflict → 409."""
+    try:
+        yield
+    except LookupError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (handlers.RegistryConflict, IllegalTransition) as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
 @router.put("/partners/{partner_id}", response_model=PartnerView)
 async def register_partner(partner_id: str, body: PartnerSeed, _: Principal = Depends(admin),
                            rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
@@ -76,12 +89,10 @@ async def register_partner(partner_id: str, body: PartnerSeed, _: Principal = De
     and agreement.changed."""
     if body.partner_id != partner_id:
         raise HTTPException(422, f"partner_id: must equal the path ({partner_id})")
-    try:
+    with _as_http():
         async with rt.unit_of_work() as uow:
             row = await handlers.register_partner(body, uow)
             agreements = [dict(a) for a in await repository.agreements(uow.conn, partner_id)]
-    except handlers.RegistryConflict as exc:
-        raise HTTPException(409, str(exc)) from None
     await ensure_topics(rt.settings, partner_topics([partner_id]))
     return {**row, "agreements": agreements}
 
@@ -92,24 +103,18 @@ async def put_agreement(partner_id: str, agreement_id: str, body: AgreementSeed,
     """Create or change an agreement (a new revision when its content changed)."""
     if body.agreement_id != agreement_id:
         raise HTTPException(422, f"agreement_id: must equal the path ({agreement_id})")
-    try:
+    with _as_http():
         async with rt.unit_of_work() as uow:
             return await handlers.put_agreement(partner_id, body, uow)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except handlers.RegistryConflict as exc:
-        raise HTTPException(409, str(exc)) from None
 
 
 @router.post("/agreements/{agreement_id}/revoke", response_model=AgreementView)
 async def revoke_agreement(agreement_id: str, _: Principal = Depends(admin),
                            rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     """Stops delivery at once: referrals and webhook deliveries not yet out are held."""
-    try:
+    with _as_http():
         async with rt.unit_of_work() as uow:
             return await handlers.revoke_agreement(agreement_id, uow)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
 
 
 class RetryPolicy(BaseModel):
@@ -227,10 +232,6 @@ async def list_referrals(status: ReferralStatus | None = None, partner_id: str |
 async def release_referral(referral_id: UUID, _: Principal = Depends(admin),
                            rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     """Deliver a held referral once the partner's agreement allows it again (checked now)."""
-    try:
+    with _as_http():
         async with rt.unit_of_work() as uow:
             return await handlers.release_referral(referral_id, uow)
-    except LookupError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except IllegalTransition as exc:
-        raise HTTPException(409, str(exc)) from None
