@@ -13,6 +13,19 @@ per process, whatever the number of topics; a pattern router gets its own) and, 
 4. returns, and only then faststream commits the offsets (AckPolicy.NACK_ON_ERROR:
    commit after processing; on an error that escapes — the database is down — it seeks
    back and the batch comes again).
+
+Early events. A handler that meets an event about an entity it does not know yet (a
+complaint before its case: another topic, or a refill that republished older rows after
+newer ones) raises `NotYetKnown(kind, id)`. Each handler runs in a savepoint, so what it
+did is undone; the event's inbox claim is withdrawn and the record is *parked* in
+`parked_event` in the same transaction, and the offset moves on (the parked row is the
+durable copy). The handler that creates the entity calls `uow.now_known(kind, id)`; in that
+same transaction the parked events of that key are applied in their producer's order
+(CloudEvents `time`). A sweeper retries what is still parked (an entity may become known
+another way) and dead-letters what waited longer than `consumer_park_max_age_s`.
+Why parking and not a retry loop on the partition: a retry would hold up every other
+case on that partition behind one early event, and a crash would lose its place; a
+parked row blocks nobody and survives restarts.
 """
 
 import asyncio
@@ -113,6 +126,20 @@ class Rejected(Exception):
     dead-letter it at once with this reason, no retries."""
 
 
+class NotYetKnown(Exception):
+    """The event is about an entity this service has not seen yet: park it (see the module
+    docstring). Raise it before writing anything you would not want kept; the consumer
+    rolls the handler back to a savepoint anyway."""
+
+    def __init__(self, kind: str, ident: object, what: str = "") -> None:
+        self.key = park_key(kind, ident)
+        super().__init__(what or f"{self.key} is not known yet")
+
+
+def park_key(kind: str, ident: object) -> str:
+    return f"{kind}:{ident}"
+
+
 class TransientError(Exception):
     """Infrastructure is unavailable: retry the whole batch later, never dead-letter."""
 
@@ -144,9 +171,18 @@ class _Item:
 
 @dataclass
 class _DeadLetter:
-    record: ConsumerRecord
+    record: Any  # a ConsumerRecord, or a parked row's coordinates (_Coordinates)
     reason: str
     event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class _Coordinates:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
 
 
 class Consumer:
@@ -154,6 +190,7 @@ class Consumer:
         self._settings = settings
         self._pool = pool_getter
         self._subscribers: list[Any] = []
+        self._routes: list[EventRouter | Routes] = []  # to decode parked records again
         self.paused = False
         self.dead_letters = 0
         self.handled = 0
@@ -207,10 +244,13 @@ class Consumer:
 
         subscriber(handle_batch)
         self._subscribers.append(subscriber)
+        self._routes.append(routes)
 
     # -- the batch ---------------------------------------------------------------------
 
     async def process(self, routes: "EventRouter | Routes", records: tuple[ConsumerRecord, ...]) -> None:
+        if routes not in self._routes:
+            self._routes.append(routes)
         items: list[_Item] = []
         dead: list[_DeadLetter] = []
         for record in records:
@@ -244,6 +284,7 @@ class Consumer:
     async def _apply(self, items: list[_Item]) -> None:
         if not items:
             return
+        parked: set[str] = set()
         async with self._pool().acquire() as conn, conn.transaction():
             claimed = {
                 row["event_id"]
@@ -261,6 +302,25 @@ class Consumer:
                 if event_id not in claimed:
                     continue  # handled before: redelivery or a duplicate in this batch
                 claimed.discard(event_id)
+                waits_for = await self._handle(conn, uow, item)
+                if waits_for is not None:
+                    await self._unclaim(conn, event_id)
+                    await _park(conn, item, waits_for)
+                    parked.add(event_id)
+                    continue
+                await self._apply_parked(conn, uow)
+            await uow.flush()
+        done = [i for i in items if str(i.envelope.id) not in parked]
+        self.handled += len(done)
+        for item in done:
+            metrics.EVENTS_HANDLED.labels(item.envelope.type).inc()
+
+    async def _handle(self, conn: asyncpg.Connection, uow: UnitOfWork, item: _Item) -> NotYetKnown | None:
+        """Run the item's handler in a savepoint; a NotYetKnown is returned, the handler's
+        writes (and its outbox rows and log records) undone."""
+        mark = uow.mark()
+        try:
+            async with conn.transaction():  # a savepoint inside the batch's transaction
                 with tracer.start_as_current_span(
                     f"handle {item.envelope.type}",
                     context=context_from_headers(item.headers),
@@ -270,10 +330,104 @@ class Consumer:
                                 "samenwijk.case_id": item.envelope.subject or ""},
                 ):
                     await item.router.handlers[item.envelope.type](item.event, item.meta(), uow)
+        except NotYetKnown as exc:
+            uow.rollback_to(mark)
+            return exc
+        except BaseException:
+            uow.rollback_to(mark)
+            raise
+        return None
+
+    @staticmethod
+    async def _unclaim(conn: asyncpg.Connection, event_id: str) -> None:
+        await conn.execute("DELETE FROM inbox WHERE event_id = $1", event_id)
+
+    async def _apply_parked(self, conn: asyncpg.Connection, uow: UnitOfWork) -> None:
+        """The entities the last handler made known: apply what waited for them, in the
+        producer's order; what that makes known in turn is applied too."""
+        keys = uow.take_known()
+        while keys:
+            key = keys.pop(0)
+            for row in await conn.fetch(
+                    'SELECT id, park_key, event_id, topic, partition, "offset", key, value, headers, parked_at'
+                    " FROM parked_event WHERE park_key = $1 ORDER BY event_time, id FOR UPDATE", key):
+                await self._unpark(conn, uow, row)
+                keys.extend(uow.take_known())
+
+    async def _unpark(self, conn: asyncpg.Connection, uow: UnitOfWork, row: Any) -> bool:
+        """Try one parked event again. True when it is done with (applied, or handled before)."""
+        item = self._item_of(row)
+        if item is None:  # no router for it any more: nothing here will ever handle it
+            await conn.execute("DELETE FROM parked_event WHERE id = $1", row["id"])
+            return True
+        event_id = str(item.envelope.id)
+        fresh = await conn.fetch(
+            "INSERT INTO inbox (event_id, event_type) SELECT * FROM unnest($1::text[], $2::text[])"
+            " ON CONFLICT DO NOTHING RETURNING event_id", [event_id], [item.envelope.type])
+        if fresh:
+            try:
+                waits_for = await self._handle(conn, uow, item)
+                still = (waits_for.key, str(waits_for)) if waits_for else None
+            except TRANSIENT:
+                raise
+            except Exception as exc:  # a handler bug: it stays parked; the sweeper dead-letters it in time
+                log.warning("parked event %s failed again: %s", event_id, exc)
+                still = (row["park_key"], f"handler failed: {type(exc).__name__}: {exc}")
+            if still is not None:
+                await self._unclaim(conn, event_id)
+                await conn.execute(
+                    "UPDATE parked_event SET park_key = $2, reason = $3, attempts = attempts + 1 WHERE id = $1",
+                    row["id"], *still)
+                return False
+            metrics.PARKED_APPLIED.labels(item.envelope.type).inc()
+            log.info("applied parked %s %s (waited for %s)", item.envelope.type, event_id, row["park_key"])
+        await conn.execute("DELETE FROM parked_event WHERE id = $1", row["id"])
+        return True
+
+    def _item_of(self, row: Any) -> _Item | None:
+        router = next((r for routes in self._routes for r in [routes.for_topic(row["topic"])] if r), None)
+        if router is None:
+            return None
+        envelope, event = decode(row["value"], router.handled_models())
+        if event is None:
+            return None
+        record = ConsumerRecord(row["topic"], row["partition"], row["offset"], 0, 0, row["key"], row["value"],
+                                None, len(row["key"] or b""), len(row["value"]), [])
+        return _Item(router, record, envelope, event, dict(row["headers"] or {}))
+
+    async def sweep_parked(self, limit: int = 200) -> tuple[int, int, int]:
+        """Retry every parked event (oldest first); dead-letter those parked longer than
+        `consumer_park_max_age_s`. Returns (applied, still parked, dead-lettered)."""
+        max_age = self._settings.consumer_park_max_age_s
+        applied = waiting = expired = 0
+        async with self._pool().acquire() as conn, conn.transaction():
+            uow = UnitOfWork(conn, self._settings.source)
+            rows = await conn.fetch(  # the age by the database's clock, like parked_at
+                'SELECT id, park_key, event_id, topic, partition, "offset", key, value, headers, parked_at, reason,'
+                " extract(epoch FROM now() - parked_at)::float8 AS age"
+                " FROM parked_event ORDER BY event_time, id LIMIT $1 FOR UPDATE SKIP LOCKED", limit)
+            dead: list[_DeadLetter] = []
+            for row in rows:
+                if await self._unpark(conn, uow, row):
+                    applied += 1
+                    await self._apply_parked(conn, uow)
+                    continue
+                age = row["age"]
+                if age < max_age:
+                    waiting += 1
+                    continue
+                await conn.execute("DELETE FROM parked_event WHERE id = $1", row["id"])
+                dead.append(_DeadLetter(
+                    _Coordinates(row["topic"], row["partition"], row["offset"], row["key"], row["value"]),
+                    f"parked {age:.0f} s, longer than {max_age:.0f} s: {row['reason']}", row["event_id"]))
+                expired += 1
             await uow.flush()
-        self.handled += len(items)
-        for item in items:
-            metrics.EVENTS_HANDLED.labels(item.envelope.type).inc()
+            if dead:
+                await self._write_dead_letters(conn, dead)
+        if waiting or expired:
+            log.warning("%d events parked waiting for an entity, %d dead-lettered after %.0f s",
+                        waiting, expired, max_age)
+        return applied, waiting, expired
 
     async def _apply_with_retries(self, item: _Item) -> str | None:
         """Returns None when handled, else the reason to dead-letter it."""
@@ -294,38 +448,41 @@ class Consumer:
         return None
 
     async def _dead_letter(self, dead: list[_DeadLetter]) -> None:
-        fresh_letters = 0
         async with self._pool().acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, self._settings.source)
-            for d in dead:
-                r = d.record
-                # Claim by event id, or by coordinates when it had none we could read.
-                claim = d.event_id or f"record:{r.topic}:{r.partition}:{r.offset}"
-                fresh = await conn.fetchval(
-                    "INSERT INTO inbox (event_id, event_type) VALUES ($1, 'dead-letter')"
-                    " ON CONFLICT DO NOTHING RETURNING true", claim)
-                if not fresh:
-                    continue
-                await conn.execute(
-                    'INSERT INTO dead_letter (topic, partition, "offset", key, value, reason)'
-                    " VALUES ($1, $2, $3, $4, $5, $6)",
-                    r.topic, r.partition, r.offset, r.key, r.value, d.reason)
-                uow.publish_record(OutgoingRecord(
-                    topic=Topics.DEAD_LETTER,
-                    key=r.key,
-                    value=r.value or b"",
-                    headers={
-                        "content-type": CONTENT_TYPE,
-                        "dlq-reason": d.reason[:2000],
-                        "dlq-service": self._settings.service_name,
-                        "dlq-original-topic": r.topic,
-                        "dlq-original-partition": str(r.partition),
-                        "dlq-original-offset": str(r.offset),
-                    },
-                ))
-                fresh_letters += 1
-                log.warning("dead-lettered %s/%d@%d: %s", r.topic, r.partition, r.offset, d.reason)
-            await uow.flush()
+            await self._write_dead_letters(conn, dead)
+
+    async def _write_dead_letters(self, conn: asyncpg.Connection, dead: list[_DeadLetter]) -> None:
+        fresh_letters = 0
+        uow = UnitOfWork(conn, self._settings.source)
+        for d in dead:
+            r = d.record
+            # Claim by event id, or by coordinates when it had none we could read.
+            claim = d.event_id or f"record:{r.topic}:{r.partition}:{r.offset}"
+            fresh = await conn.fetchval(
+                "INSERT INTO inbox (event_id, event_type) VALUES ($1, 'dead-letter')"
+                " ON CONFLICT DO NOTHING RETURNING true", claim)
+            if not fresh:
+                continue
+            await conn.execute(
+                'INSERT INTO dead_letter (topic, partition, "offset", key, value, reason)'
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                r.topic, r.partition, r.offset, r.key, r.value, d.reason)
+            uow.publish_record(OutgoingRecord(
+                topic=Topics.DEAD_LETTER,
+                key=r.key,
+                value=r.value or b"",
+                headers={
+                    "content-type": CONTENT_TYPE,
+                    "dlq-reason": d.reason[:2000],
+                    "dlq-service": self._settings.service_name,
+                    "dlq-original-topic": r.topic,
+                    "dlq-original-partition": str(r.partition),
+                    "dlq-original-offset": str(r.offset),
+                },
+            ))
+            fresh_letters += 1
+            log.warning("dead-lettered %s/%d@%d: %s", r.topic, r.partition, r.offset, d.reason)
+        await uow.flush()
         self.dead_letters += fresh_letters
         for d in dead:
             metrics.DEAD_LETTERS.labels(d.record.topic).inc()
@@ -342,6 +499,19 @@ def _crash_point_after_commit(items: list[_Item]) -> None:
     event_type = os.environ.get("SAMENWIJK_FAULT_KILL_AFTER_COMMIT")
     if event_type and any(i.envelope.type == event_type for i in items):
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def _park(conn: asyncpg.Connection, item: _Item, waits_for: NotYetKnown) -> None:
+    r = item.record
+    await conn.execute(
+        'INSERT INTO parked_event (park_key, event_id, event_type, event_time, topic, partition, "offset",'
+        " key, value, headers, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        waits_for.key, str(item.envelope.id), item.envelope.type, item.envelope.time, r.topic, r.partition,
+        r.offset, r.key, r.value or b"", item.headers, str(waits_for))
+    metrics.EVENTS_PARKED.labels(item.envelope.type).inc()
+    log.info("parked %s %s from %s/%d@%d: %s", item.envelope.type, item.envelope.id, r.topic, r.partition,
+             r.offset, waits_for)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -28,6 +28,13 @@ OUTBOX_PUBLISHED = Counter("samenwijk_outbox_published", "Outbox rows published"
 EVENTS_HANDLED = Counter("samenwijk_events_handled", "Events handled (committed)", ["type"], registry=REGISTRY)
 DEAD_LETTERS = Counter("samenwijk_dead_letters", "Records sent to the dead-letter topic", ["topic"],
                        registry=REGISTRY)
+EVENTS_PARKED = Counter("samenwijk_events_parked", "Events parked because their case/referral was not known yet",
+                        ["type"], registry=REGISTRY)
+PARKED_APPLIED = Counter("samenwijk_parked_applied", "Parked events applied once their entity arrived", ["type"],
+                         registry=REGISTRY)
+PARKED = Gauge("samenwijk_parked_events", "Events parked now, waiting for their case/referral", registry=REGISTRY)
+PARKED_OLDEST_AGE = Gauge("samenwijk_parked_oldest_age_seconds", "How long the oldest parked event has waited",
+                          registry=REGISTRY)
 DEADLINE_BREACHES = Counter("samenwijk_deadline_breaches", "Referral deadlines that passed without action",
                             ["deadline"], registry=REGISTRY)
 WEBHOOK_FAILURES = Counter("samenwijk_webhook_failures", "Failed webhook delivery attempts", ["partner"],
@@ -55,8 +62,12 @@ async def render(rt: "ServiceRuntime") -> tuple[bytes, str]:
         row = await rt.pool.fetchrow(
             "SELECT count(*) AS backlog, extract(epoch FROM now() - min(created_at)) AS age"
             " FROM outbox WHERE published_at IS NULL")
+        parked = await rt.pool.fetchrow(
+            "SELECT count(*) AS n, extract(epoch FROM now() - min(parked_at)) AS age FROM parked_event")
     OUTBOX_BACKLOG.set(row["backlog"])
     OUTBOX_OLDEST_AGE.set(float(row["age"] or 0))
+    PARKED.set(parked["n"])
+    PARKED_OLDEST_AGE.set(float(parked["age"] or 0))
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 

@@ -58,6 +58,7 @@ class ServiceRuntime:
         await ensure_topics(s, self.topics)
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self._supervise(_sweep_parked), name="parked-events"))
         for hook in self.on_start:
             await hook(self)
         for job in self.background:
@@ -108,3 +109,15 @@ class ServiceRuntime:
     async def _publish(self, topic: str, key: bytes | None, value: bytes, headers: dict[str, str]) -> Any:
         # no_confirm: returns the delivery future, so the relay can pipeline a batch.
         return await self.broker.publish(value, topic, key=key, headers=headers, no_confirm=True)
+
+
+async def _sweep_parked(rt: ServiceRuntime) -> None:
+    """Retry parked events now and then; dead-letter those that waited too long."""
+    while True:
+        await asyncio.sleep(rt.settings.consumer_park_retry_s)
+        if rt.consumer.paused:
+            continue  # an operator (or reporting's rebuild) holds consumption
+        with suppress_instrumentation():  # an idle poll is no case's trace
+            waiting = await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM parked_event)")
+        if waiting:
+            await rt.consumer.sweep_parked()

@@ -34,6 +34,11 @@ class ServiceSettings(BaseSettings):
     # dead-lettered (so a record that keeps failing runs once more, in its batch).
     consumer_max_attempts: int = Field(default=3, description="single-record attempts before a dead letter")
 
+    # An event that came before its case/referral waits (parked) at most this long, then
+    # goes to the dead-letter topic with the reason; the sweeper retries every so often.
+    consumer_park_max_age_s: float = 3600.0
+    consumer_park_retry_s: float = 5.0
+
     outbox_batch_size: int = 500
 
     http_host: str = "127.0.0.1"

@@ -35,6 +35,7 @@ class UnitOfWork:
     source: str
     _records: list[OutgoingRecord] = field(default_factory=list)
     _access: list[AccessRecord] = field(default_factory=list)
+    _known: list[str] = field(default_factory=list)
 
     def publish(self, event: Event, topic: str) -> None:
         self._records.append(record_for(event, topic, self.source))
@@ -44,6 +45,24 @@ class UnitOfWork:
 
     def log_access(self, record: AccessRecord) -> None:
         self._access.append(record)
+
+    def now_known(self, kind: str, ident: object) -> None:
+        """This handler created the entity (a case, a referral): the consumer applies the
+        events that arrived before it (parked, see runtime.consumer.NotYetKnown) right after."""
+        self._known.append(f"{kind}:{ident}")
+
+    def take_known(self) -> list[str]:
+        known, self._known = self._known, []
+        return known
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self._records), len(self._access), len(self._known)
+
+    def rollback_to(self, mark: tuple[int, int, int]) -> None:
+        """Forget what was collected after `mark` (its savepoint was rolled back)."""
+        del self._records[mark[0]:]
+        del self._access[mark[1]:]
+        del self._known[mark[2]:]
 
     async def erase_case_records(self, case_id: UUID) -> int:
         """Erasure reaches the event log too: published outbox rows and dead letters of the

@@ -1,8 +1,9 @@
 """In-memory stand-ins for an asyncpg pool, enough for runtime.consumer and runtime.outbox.
 
-FakePool keeps the inbox, dead_letter and outbox tables as Python collections. A
-connection's `transaction()` snapshots them and puts the snapshot back when the block
-raises, so a failed transaction leaves no inbox claim, dead letter or outbox row behind.
+FakePool keeps the inbox, dead_letter, outbox and parked_event tables as Python
+collections. A connection's `transaction()` snapshots them and puts the snapshot back when
+the block raises, so a failed transaction leaves no inbox claim, dead letter or outbox row
+behind; a nested `transaction()` is a savepoint, done the same way.
 Statements the fake does not know fail loudly, so a change in the SQL shows up here.
 """
 
@@ -12,6 +13,7 @@ import copy
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -38,6 +40,9 @@ class Tables:
     inbox: dict[str, str] = field(default_factory=dict)  # event_id -> event_type
     dead_letter: list[DeadLetterRow] = field(default_factory=list)
     outbox: list[OutboxRow] = field(default_factory=list)
+    parked: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> row
+    next_parked_id: int = 1
+    processing_log: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 def _normal(sql: str) -> str:
@@ -55,19 +60,21 @@ class FakeConnection:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        assert not self.in_transaction, "nested transactions are not faked"
+        savepoint = self.in_transaction
         snapshot = copy.deepcopy(self._pool.tables)
         self.in_transaction = True
         try:
             yield
         except BaseException:
             self._pool.tables = snapshot
-            self._pool.rollbacks += 1
+            if not savepoint:
+                self._pool.rollbacks += 1
             raise
         else:
-            self._pool.commits += 1
+            if not savepoint:
+                self._pool.commits += 1
         finally:
-            self.in_transaction = False
+            self.in_transaction = savepoint
 
     def _require_transaction(self) -> None:
         assert self.in_transaction, "statement outside a transaction"
@@ -86,6 +93,13 @@ class FakeConnection:
                 self._tables.inbox[event_id] = event_type
                 rows.append({"event_id": event_id})
             return rows
+        if s.startswith('SELECT id, park_key, event_id, topic, partition, "offset", key, value, headers, parked_at'):
+            rows = sorted(self._tables.parked.values(), key=lambda r: (r["event_time"], r["id"]))
+            if "WHERE park_key = $1" in s:
+                rows = [r for r in rows if r["park_key"] == args[0]]
+            elif "LIMIT $1" in s:
+                rows = rows[:args[0]]
+            return [{**r, "age": (self._pool.now - r["parked_at"]).total_seconds()} for r in rows]
         raise AssertionError(f"fetch not faked: {s}")
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
@@ -107,6 +121,26 @@ class FakeConnection:
             topic, partition, offset, key, value, reason = args
             self._tables.dead_letter.append(DeadLetterRow(topic, partition, offset, key, value, reason))
             return "INSERT 0 1"
+        if s == "DELETE FROM inbox WHERE event_id = $1":
+            return f"DELETE {int(self._tables.inbox.pop(args[0], None) is not None)}"
+        if s.startswith("INSERT INTO parked_event (park_key, event_id, event_type, event_time, topic, partition,"):
+            (park_key, event_id, event_type, event_time, topic, partition, offset, key, value, headers,
+             reason) = args
+            if any(r["event_id"] == event_id for r in self._tables.parked.values()):
+                return "INSERT 0 0"
+            row_id, self._tables.next_parked_id = self._tables.next_parked_id, self._tables.next_parked_id + 1
+            self._tables.parked[row_id] = {
+                "id": row_id, "park_key": park_key, "event_id": event_id, "event_type": event_type,
+                "event_time": event_time, "topic": topic, "partition": partition, "offset": offset, "key": key,
+                "value": value, "headers": dict(headers), "reason": reason, "attempts": 0,
+                "parked_at": self._pool.clock()}
+            return "INSERT 0 1"
+        if s == "DELETE FROM parked_event WHERE id = $1":
+            return f"DELETE {int(self._tables.parked.pop(args[0], None) is not None)}"
+        if s.startswith("UPDATE parked_event SET park_key = $2, reason = $3, attempts = attempts + 1 WHERE id = $1"):
+            row = self._tables.parked[args[0]]
+            row.update(park_key=args[1], reason=args[2], attempts=row["attempts"] + 1)
+            return "UPDATE 1"
         raise AssertionError(f"execute not faked: {s}")
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
@@ -116,6 +150,9 @@ class FakeConnection:
             for topic, key, value, headers in rows:
                 self._tables.outbox.append(OutboxRow(topic, key, value, dict(headers)))
             return
+        if s.startswith("INSERT INTO processing_log ("):
+            self._tables.processing_log.extend(rows)
+            return
         raise AssertionError(f"executemany not faked: {s}")
 
 
@@ -124,6 +161,10 @@ class FakePool:
         self.tables = Tables()
         self.commits = 0
         self.rollbacks = 0
+        self.now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # parked_at; tests move it on
+
+    def clock(self) -> datetime:
+        return self.now
 
     @asynccontextmanager
     async def acquire(self) -> AsyncIterator[FakeConnection]:
@@ -141,3 +182,7 @@ class FakePool:
     @property
     def outbox(self) -> list[OutboxRow]:
         return self.tables.outbox
+
+    @property
+    def parked(self) -> list[dict[str, Any]]:
+        return sorted(self.tables.parked.values(), key=lambda r: r["id"])

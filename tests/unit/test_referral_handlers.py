@@ -54,8 +54,21 @@ class Store:
                            and purpose in p["purposes"]), key=lambda p: p["partner_id"])
 
         async def add_case(conn, case, region, at):
-            s.cases.setdefault(case.case_id, {"case_id": case.case_id, "region": region, "category": case.category,
-                                              "status": "open", "opened": case.model_dump(mode="json")})
+            if case.case_id in s.cases:
+                return False
+            s.cases[case.case_id] = {"case_id": case.case_id, "region": region, "category": case.category,
+                                     "status": "open", "opened": case.model_dump(mode="json")}
+            return True
+
+        async def add_erased_case(conn, case_id, at):
+            if case_id in s.cases:
+                return False
+            s.cases[case_id] = {"case_id": case_id, "region": "", "category": "", "status": "closed", "opened": None}
+            return True
+
+        async def erase_case(conn, case_id):
+            s.cases[case_id].update(opened=None, status="closed")
+            s.timers = [t for t in s.timers if t["case_id"] != case_id or t["fired_at"] is not None]
 
         async def get_case(conn, case_id):
             return s.cases.get(case_id)
@@ -116,7 +129,7 @@ class Store:
         async def mark_fired(conn, timer_id, at):
             s.timers[timer_id - 1]["fired_at"] = at
 
-        for fn in (find_partners, add_case, get_case, set_case_status, add_referral, get_referral, set_referral_status,
+        for fn in (find_partners, add_case, add_erased_case, erase_case, get_case, set_case_status, add_referral, get_referral, set_referral_status,
                    partners_tried, routes_referred, open_referrals, add_escalation, get_escalation, open_escalations,
                    repeat_escalation_exists, resolve_escalation, add_timer, claim_due_timers, mark_fired):
             mp.setattr(repository, fn.__name__, fn)
@@ -133,6 +146,9 @@ class Uow:
 
     def log_access(self, record: Any) -> None:
         self.access.append(record)
+
+    def now_known(self, kind: str, ident: Any) -> None:
+        pass  # the consumer's concern (tests/unit/test_early_events.py)
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]

@@ -202,6 +202,10 @@ async def add_escalation(conn: asyncpg.Connection, escalation_id: UUID, case_id:
     )
 
 
+async def part_exists(conn: asyncpg.Connection, referral_id: UUID) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM case_parts WHERE referral_id = $1)", referral_id)
+
+
 async def escalate_part(conn: asyncpg.Connection, referral_id: UUID, rank: int, reason: str,
                         at: datetime) -> None:
     """Mark the part escalated unless it is already further along (completed, withdrawn)."""

@@ -21,7 +21,7 @@ from contracts.events import (
 )
 from contracts.topics import Topics
 from runtime.auth import Principal
-from runtime.consumer import EventMeta
+from runtime.consumer import EventMeta, NotYetKnown
 from runtime.unit_of_work import AccessRecord, UnitOfWork
 from services.intake.adapters import repository
 from services.intake.domain.model import (
@@ -173,6 +173,7 @@ async def erase_expired_cases(uow: UnitOfWork, retention: timedelta, now: dateti
 async def on_referral_requested(event: ReferralRequested, meta: EventMeta, uow: UnitOfWork) -> None:
     await _part(uow, event, PartStatus.REQUESTED, event.requested_at, partner_type=event.partner_type.value,
                 purpose=event.purpose, respond_by=event.respond_by)
+    uow.now_known("referral", event.referral_id)  # an escalation that overtook it applies now
 
 
 async def on_referral_accepted(event: ReferralAccepted, meta: EventMeta, uow: UnitOfWork) -> None:
@@ -201,6 +202,8 @@ async def on_referral_expired(event: ReferralExpired, meta: EventMeta, uow: Unit
 
 
 async def on_escalation_raised(event: EscalationRaised, meta: EventMeta, uow: UnitOfWork) -> None:
+    if event.referral_id is not None and not await repository.part_exists(uow.conn, event.referral_id):
+        raise NotYetKnown("referral", event.referral_id)  # the part must exist to show it escalated
     await repository.add_escalation(uow.conn, event.escalation_id, event.case_id, event.level,
                                     event.reason, event.raised_at, event.referral_id)
     if event.referral_id is not None:

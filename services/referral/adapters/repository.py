@@ -54,11 +54,19 @@ async def find_partners(conn: asyncpg.Connection, partner_type: str, region: str
 # -- cases -------------------------------------------------------------------------------------
 
 
-async def add_case(conn: asyncpg.Connection, case: CaseOpened, region: str, at: datetime) -> None:
-    await conn.execute(
+async def add_case(conn: asyncpg.Connection, case: CaseOpened, region: str, at: datetime) -> bool:
+    """False when the case was known already."""
+    return bool(await conn.fetchval(
         "INSERT INTO cases (case_id, region, category, opened, updated_at) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (case_id) DO NOTHING",
-        case.case_id, region, case.category, case.model_dump(mode="json"), at)
+        " ON CONFLICT (case_id) DO NOTHING RETURNING true",
+        case.case_id, region, case.category, case.model_dump(mode="json"), at))
+
+
+async def add_erased_case(conn: asyncpg.Connection, case_id: UUID, at: datetime) -> bool:
+    """A tombstone for a case erased before its case.opened arrived; False when it was known."""
+    return bool(await conn.fetchval(
+        "INSERT INTO cases (case_id, region, category, status, opened, updated_at)"
+        " VALUES ($1, '', '', 'closed', NULL, $2) ON CONFLICT (case_id) DO NOTHING RETURNING true", case_id, at))
 
 
 async def get_case(conn: asyncpg.Connection, case_id: UUID) -> asyncpg.Record | None:

@@ -29,7 +29,7 @@ from contracts.events import (
     ReferralWithdrawn,
 )
 from contracts.topics import Topics
-from runtime.consumer import EventMeta
+from runtime.consumer import EventMeta, NotYetKnown
 from runtime.metrics import DEADLINE_BREACHES
 from runtime.unit_of_work import AccessRecord, UnitOfWork
 from services.referral.adapters import repository
@@ -74,7 +74,10 @@ def _ladder(ctx: Context, region: str, category: str, name: str | None = None) -
 async def on_case_opened(event: CaseOpened, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
     now = ctx.clock()
     region = region_of(event.buurt_code)
-    await repository.add_case(uow.conn, event, region, now)
+    new = await repository.add_case(uow.conn, event, region, now)
+    uow.now_known("case", event.case_id)  # complaints or a close that came first apply now
+    if not new:
+        return  # known already (e.g. erased before its case.opened arrived): route nothing
     rules = ctx.rulebook.for_region(region)
     routes = rules.matching_routes(event) if rules else []
     ladder = _ladder(ctx, region, event.category)
@@ -118,6 +121,7 @@ async def _refer(uow: UnitOfWork, case: CaseOpened, rule_name: str, route: Route
         respond_by=due(now, route.respond), resolve_by=due(now, route.resolve), requested_at=now,
     )
     await repository.add_referral(uow.conn, referral, rule_name, route.partner_type.value, candidate.option_index)
+    uow.now_known("referral", referral.referral_id)
     await repository.add_timer(uow.conn, "respond", case.case_id, referral.respond_by, referral_id=referral.referral_id)
     await repository.add_timer(uow.conn, "resolve", case.case_id, referral.resolve_by, referral_id=referral.referral_id)
     uow.publish(referral, Topics.REFERRALS)
@@ -162,7 +166,9 @@ async def on_complaint_received(event: ComplaintReceived, meta: EventMeta, uow: 
     are referred; the repeat threshold (e.g. the third overlast complaint about one address in
     90 days, as intake counts them) moves the case straight to its ladder's threshold step, once."""
     case = await repository.get_case(uow.conn, event.case_id)
-    if case is None or case["status"] != "open" or event.repeat_count < 2:
+    if case is None:
+        raise NotYetKnown("case", event.case_id)  # parked until case.opened; never dropped
+    if case["status"] != "open" or event.repeat_count < 2:
         return
     now = ctx.clock()
     rules = ctx.rulebook.for_region(case["region"])
@@ -238,23 +244,31 @@ async def _climb(uow: UnitOfWork, ctx: Context, case: asyncpg.Record, escalation
 # -- partners' answers ---------------------------------------------------------------------------
 
 
+async def _referral(uow: UnitOfWork, referral_id: UUID) -> asyncpg.Record:
+    """The referral a partner answers; an answer that overtook it waits (parked)."""
+    referral = await repository.get_referral(uow.conn, referral_id)
+    if referral is None:
+        raise NotYetKnown("referral", referral_id)
+    return referral
+
+
 async def on_referral_accepted(event: ReferralAccepted, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
-    referral = await repository.get_referral(uow.conn, event.referral_id)
-    if referral is None or referral["status"] != "requested":
+    referral = await _referral(uow, event.referral_id)
+    if referral["status"] != "requested":
         return
     await repository.set_referral_status(uow.conn, event.referral_id, "accepted", event.accepted_at)
     await _resolve_open(uow, event.case_id, f"{event.partner_id} accepted", ctx.clock(), event.referral_id)
 
 
 async def on_referral_progressed(event: ReferralProgressed, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
-    referral = await repository.get_referral(uow.conn, event.referral_id)
-    if referral is not None and referral["status"] in ("requested", "accepted"):
+    referral = await _referral(uow, event.referral_id)
+    if referral["status"] in ("requested", "accepted"):
         await repository.set_referral_status(uow.conn, event.referral_id, "progressed", event.progressed_at)
 
 
 async def on_referral_completed(event: ReferralCompleted, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
-    referral = await repository.get_referral(uow.conn, event.referral_id)
-    if referral is None or referral["status"] not in ("requested", "accepted", "progressed"):
+    referral = await _referral(uow, event.referral_id)
+    if referral["status"] not in ("requested", "accepted", "progressed"):
         return
     await repository.set_referral_status(uow.conn, event.referral_id, "completed", event.completed_at)
     await _resolve_open(uow, event.case_id, f"{event.partner_id} completed", ctx.clock(), event.referral_id)
@@ -262,8 +276,8 @@ async def on_referral_completed(event: ReferralCompleted, meta: EventMeta, uow: 
 
 async def on_referral_declined(event: ReferralDeclined, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
     """A decline goes to the route's next partner; with nobody left, to casusoverleg."""
-    referral = await repository.get_referral(uow.conn, event.referral_id)
-    if referral is None or referral["status"] not in ("requested", "accepted", "progressed"):
+    referral = await _referral(uow, event.referral_id)
+    if referral["status"] not in ("requested", "accepted", "progressed"):
         return
     now = ctx.clock()
     await repository.set_referral_status(uow.conn, event.referral_id, "declined", event.declined_at)
@@ -292,6 +306,7 @@ async def on_referral_declined(event: ReferralDeclined, meta: EventMeta, uow: Un
 
 async def on_case_closed(event: CaseClosed, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
     """Closing a case withdraws its open referrals and resolves its open escalations."""
+    await _known_case(uow, event.case_id)
     now = ctx.clock()
     await repository.set_case_status(uow.conn, event.case_id, "closed", now)
     for row in await repository.open_referrals(uow.conn, event.case_id):
@@ -303,10 +318,20 @@ async def on_case_closed(event: CaseClosed, meta: EventMeta, uow: UnitOfWork, *,
 
 
 async def on_case_reopened(event: CaseReopened, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
+    await _known_case(uow, event.case_id)
     await repository.set_case_status(uow.conn, event.case_id, "open", ctx.clock())
 
 
+async def _known_case(uow: UnitOfWork, case_id: UUID) -> None:
+    if await repository.get_case(uow.conn, case_id) is None:
+        raise NotYetKnown("case", case_id)
+
+
 async def on_case_erased(event: CaseErased, meta: EventMeta, uow: UnitOfWork) -> None:
+    """Erasure needs no case.opened first: an unknown case is remembered as erased, so a
+    case.opened that comes later (another order, a refill) routes nothing."""
+    if await repository.add_erased_case(uow.conn, event.case_id, event.erased_at):
+        uow.now_known("case", event.case_id)
     await repository.erase_case(uow.conn, event.case_id)
     await uow.erase_case_records(event.case_id)  # the referrals it published held case details
 

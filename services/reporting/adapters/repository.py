@@ -23,13 +23,20 @@ async def add_case(conn: asyncpg.Connection, e: CaseOpened, location: str | None
         location)
 
 
-async def close_case(conn: asyncpg.Connection, case_id: UUID, closed_at: datetime, cost: Decimal | None) -> None:
-    await conn.execute("UPDATE case_facts SET status = 'closed', closed_at = $2, liveability_cost_eur = $3"
-                       " WHERE case_id = $1", case_id, closed_at, cost)
+async def close_case(conn: asyncpg.Connection, case_id: UUID, closed_at: datetime, cost: Decimal | None) -> bool:
+    """False when the case is not known (yet)."""
+    return _updated(await conn.execute(
+        "UPDATE case_facts SET status = 'closed', closed_at = $2, liveability_cost_eur = $3"
+        " WHERE case_id = $1", case_id, closed_at, cost))
 
 
-async def reopen_case(conn: asyncpg.Connection, case_id: UUID) -> None:
-    await conn.execute("UPDATE case_facts SET status = 'open', closed_at = NULL WHERE case_id = $1", case_id)
+async def reopen_case(conn: asyncpg.Connection, case_id: UUID) -> bool:
+    return _updated(await conn.execute("UPDATE case_facts SET status = 'open', closed_at = NULL WHERE case_id = $1",
+                                       case_id))
+
+
+def _updated(status: str) -> bool:
+    return status.split()[-1] != "0"
 
 
 async def add_complaint(conn: asyncpg.Connection, complaint_id: UUID, case_id: UUID, category: str, buurt: str,
@@ -76,9 +83,9 @@ async def add_escalation(conn: asyncpg.Connection, escalation_id: UUID, case_id:
         " ON CONFLICT DO NOTHING", escalation_id, case_id, level, raised_at)
 
 
-async def resolve_escalation(conn: asyncpg.Connection, escalation_id: UUID, resolved_at: datetime) -> None:
-    await conn.execute("UPDATE escalation_facts SET resolved_at = $2 WHERE escalation_id = $1",
-                       escalation_id, resolved_at)
+async def resolve_escalation(conn: asyncpg.Connection, escalation_id: UUID, resolved_at: datetime) -> bool:
+    return _updated(await conn.execute("UPDATE escalation_facts SET resolved_at = $2 WHERE escalation_id = $1",
+                                       escalation_id, resolved_at))
 
 
 # -- figures ------------------------------------------------------------------------------
@@ -270,4 +277,4 @@ async def buurt_figures(conn: asyncpg.Connection, category: str | None) -> list[
 async def reset(conn: asyncpg.Connection) -> None:
     """Empty every read model and the inbox, so a rebuild starts from nothing."""
     await conn.execute("TRUNCATE case_facts, referral_facts, complaint_facts, observation_facts,"
-                       " escalation_facts, inbox")
+                       " escalation_facts, inbox, parked_event")

@@ -23,7 +23,7 @@ from contracts.events import (
     SignalDetected,
 )
 from contracts.topics import Topics
-from runtime.consumer import EventMeta
+from runtime.consumer import EventMeta, NotYetKnown
 from runtime.unit_of_work import UnitOfWork
 from services.reporting.adapters import repository
 from services.reporting.domain import model
@@ -40,6 +40,7 @@ class Projections:
         address = event.details.address  # used for the building key only, never stored
         location = model.location_key(address, self.location_secret) if address else None
         await repository.add_case(uow.conn, event, location)
+        uow.now_known("case", event.case_id)
 
 
 async def on_complaint_received(event: ComplaintReceived, meta: EventMeta, uow: UnitOfWork) -> None:
@@ -53,11 +54,13 @@ async def on_observation_recorded(event: ObservationRecorded, meta: EventMeta, u
 
 
 async def on_case_closed(event: CaseClosed, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.close_case(uow.conn, event.case_id, event.closed_at, event.liveability_cost_eur)
+    if not await repository.close_case(uow.conn, event.case_id, event.closed_at, event.liveability_cost_eur):
+        raise NotYetKnown("case", event.case_id)
 
 
 async def on_case_reopened(event: CaseReopened, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.reopen_case(uow.conn, event.case_id)
+    if not await repository.reopen_case(uow.conn, event.case_id):
+        raise NotYetKnown("case", event.case_id)
 
 
 async def on_referral_requested(event: ReferralRequested, meta: EventMeta, uow: UnitOfWork) -> None:
@@ -90,10 +93,12 @@ async def on_referral_expired(event: ReferralExpired, meta: EventMeta, uow: Unit
 
 async def on_escalation_raised(event: EscalationRaised, meta: EventMeta, uow: UnitOfWork) -> None:
     await repository.add_escalation(uow.conn, event.escalation_id, event.case_id, event.level, event.raised_at)
+    uow.now_known("escalation", event.escalation_id)
 
 
 async def on_escalation_resolved(event: EscalationResolved, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.resolve_escalation(uow.conn, event.escalation_id, event.resolved_at)
+    if not await repository.resolve_escalation(uow.conn, event.escalation_id, event.resolved_at):
+        raise NotYetKnown("escalation", event.escalation_id)
 
 
 # -- figures (every count below 5 suppressed) ---------------------------------------------
