@@ -1,14 +1,21 @@
 """FastAPI wiring shared by the services: lifespan, RFC 9457 problem details, body limit,
-/healthz and /readyz. The faststream KafkaBroker runs inside the app's lifespan."""
+input that storage cannot hold (NUL bytes, out-of-range dates) refused as 422, /healthz and
+/readyz. The faststream KafkaBroker runs inside the app's lifespan."""
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import asyncpg
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import AfterValidator
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,6 +65,115 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return problem(422, "Unprocessable Content", detail, errors=errors)
 
 
+# -- input storage cannot hold --------------------------------------------------------------
+# PostgreSQL text cannot hold NUL, and a timestamp near year 1 or 9999 overflows once moved
+# to UTC: refused up front, naming the field, instead of a 500 from the driver.
+
+EARLIEST = date(1900, 1, 1)
+LATEST = date(2999, 12, 31)
+
+
+def invalid(field: str, message: str, rule: str = "value_error", where: str = "query") -> RequestValidationError:
+    """A 422 problem naming `field`, shaped like FastAPI's own validation errors."""
+    return RequestValidationError([{"loc": (where, field), "msg": message, "type": rule}])
+
+
+def _in_range(value: date) -> date:
+    try:
+        day = value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
+    except OverflowError:
+        day = date.min
+    if isinstance(day, datetime):
+        day = day.date()
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"out of range: between {EARLIEST.isoformat()} and {LATEST.isoformat()}")
+    return value
+
+
+def moment(value: str, field: str) -> datetime:
+    """A cursor's timestamp, parsed and within range, else 422 naming `field`."""
+    try:
+        parsed = datetime.fromisoformat(value)
+        return _in_range(parsed)  # type: ignore[return-value]
+    except (ValueError, OverflowError) as exc:
+        raise invalid(field, f"not a cursor this API returned ({exc})") from None
+
+
+SaneDate = Annotated[date, AfterValidator(_in_range)]
+SaneDatetime = Annotated[datetime, AfterValidator(_in_range)]
+
+
+def _nul_paths(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path or "body"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            key = f"{path}.{k}" if path else str(k)
+            if "\x00" in str(k):
+                yield key
+            yield from _nul_paths(v, key)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _nul_paths(v, f"{path}.{i}" if path else str(i))
+
+
+def _nul_fields(scope: Scope, body: bytes) -> list[str]:
+    fields = ["path"] if "\x00" in scope.get("path", "") else []
+    query = scope.get("query_string", b"").decode("latin-1")
+    fields += [f"query.{k}" for k, v in parse_qsl(query, keep_blank_values=True) if "\x00" in k + v]
+    if not body:
+        return fields
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"").split(b";")[0].strip()
+    if content_type == b"application/x-www-form-urlencoded":
+        fields += [f"body.{k}" for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+                   if "\x00" in k + v]
+    elif b"\\u0000" in body or b"\x00" in body:
+        try:
+            fields += [f"body.{p}" if p != "body" else p for p in _nul_paths(json.loads(body), "")]
+        except ValueError:
+            pass  # not JSON: the endpoint's own validation says so
+    return fields
+
+
+class RejectNul:
+    """422 naming each field (path, query or body) that holds a NUL byte."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        messages, body = [], b""
+        if scope.get("method") in ("POST", "PUT", "PATCH"):
+            try:
+                while True:
+                    message = await receive()
+                    messages.append(message)
+                    body += message.get("body", b"")
+                    if message["type"] != "http.request" or not message.get("more_body"):
+                        break
+            except StarletteHTTPException as exc:  # the body limit, outside the app's handlers
+                return await problem(exc.status_code, _TITLES.get(exc.status_code, "Error"),
+                                     str(exc.detail))(scope, receive, send)
+        fields = _nul_fields(scope, body)
+        if fields:
+            errors = [{"field": f, "rule": "nul_byte", "message": "NUL bytes are not allowed"} for f in fields]
+            detail = "; ".join(f"{f}: NUL bytes are not allowed" for f in fields[:5])
+            return await problem(422, "Unprocessable Content", detail, errors=errors)(scope, receive, send)
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _unstorable(_: Request, exc: Exception) -> JSONResponse:
+    # The backstop for what no model caught: still the client's input, never a 500.
+    return problem(422, "Unprocessable Content", "a value cannot be stored (out of range or not allowed)")
+
+
 class BodyLimit:
     """413 for bodies above the limit, whether or not Content-Length is declared."""
 
@@ -98,6 +214,9 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
     app.state.runtime = runtime
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    for unstorable in (OverflowError, asyncpg.DataError):
+        app.add_exception_handler(unstorable, _unstorable)
+    app.add_middleware(RejectNul)  # inside BodyLimit: it reads at most the allowed body
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.http_max_body_bytes)
     app.add_middleware(metrics.HttpLatency)
     # HTTP server spans; the trace continues through the outbox into Kafka.

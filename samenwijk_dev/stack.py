@@ -140,6 +140,7 @@ class Stack:
     def service_env(self, name: str) -> dict[str, str]:
         env = {
             "SAMENWIJK_SERVICE_NAME": name,
+            "SAMENWIJK_DEV_MODE": "true",
             "SAMENWIJK_DATABASE_URL": self.postgres.dsn(name),
             "SAMENWIJK_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.broker_port}",
             "SAMENWIJK_KAFKA_ENABLE_IDEMPOTENCE": "false",

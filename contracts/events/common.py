@@ -3,8 +3,16 @@
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# A partner id names Kafka topics (samenwijk.partner.<id>.inbox) and ACL principals: short,
+# lower-case letters, digits and inner hyphens only.
+PARTNER_ID = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+PARTNER_ID_MAX_LENGTH = 64
+PartnerId = Annotated[str, Field(pattern=PARTNER_ID, max_length=PARTNER_ID_MAX_LENGTH,
+                                 description="partner id, e.g. ggz-utrecht")]
 
 
 class _Value(BaseModel):

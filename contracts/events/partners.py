@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.envelope import Event
-from contracts.events.common import PartnerType
+from contracts.events.common import PartnerId, PartnerType
 
 
 class ReferralAccepted(Event):
@@ -14,7 +14,7 @@ class ReferralAccepted(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     note: str | None = None
     accepted_at: datetime
 
@@ -24,7 +24,7 @@ class ReferralDeclined(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     reason: str = Field(min_length=1)
     declined_at: datetime
 
@@ -34,7 +34,7 @@ class ReferralProgressed(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     note: str = Field(min_length=1)
     progressed_at: datetime
 
@@ -44,7 +44,7 @@ class ReferralCompleted(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     outcome: str = Field(min_length=1)
     completed_at: datetime
 
@@ -52,7 +52,7 @@ class ReferralCompleted(Event):
 class PartnerRegistered(Event):
     event_type = "partner.registered"
 
-    partner_id: str
+    partner_id: PartnerId
     name: str
     partner_type: PartnerType
     region: str = Field(description="gemeente code the partner serves, e.g. GM0363")
@@ -69,7 +69,7 @@ class AgreementChanged(Event):
     event_type = "agreement.changed"
 
     agreement_id: str
-    partner_id: str
+    partner_id: PartnerId
     purposes: list[str]
     fields: list[str] = Field(description="CaseDetails fields the partner may receive")
     legal_basis: str

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from contracts.envelope import Event
 from contracts.events.cases import BUURT_CODE
-from contracts.events.common import CaseDetails, PartnerType, Severity
+from contracts.events.common import CaseDetails, PartnerId, PartnerType, Severity
 
 
 class ReferralRequested(Event):
@@ -17,7 +17,7 @@ class ReferralRequested(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     partner_type: PartnerType
     purpose: str = Field(description="doel, e.g. vroegsignalering-schulden")
     legal_basis: str = Field(description="grondslag")
@@ -37,7 +37,7 @@ class EscalationRaised(Event):
     case_id: UUID
     level: str = Field(description="coordinator | casusoverleg | zorg_en_veiligheidshuis | woonoverlast")
     reason: str
-    owner_partner_id: str | None = None
+    owner_partner_id: PartnerId | None = None
     referral_id: UUID | None = None
     raised_at: datetime
 
@@ -47,7 +47,7 @@ class ReferralWithdrawn(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     reason: str
     withdrawn_at: datetime
 
@@ -59,7 +59,7 @@ class ReferralExpired(Event):
 
     referral_id: UUID
     case_id: UUID
-    partner_id: str
+    partner_id: PartnerId
     deadline: str = Field(description="respond | resolve")
     due_at: datetime
     expired_at: datetime

@@ -3,7 +3,7 @@
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -14,7 +14,7 @@ from pydantic import BaseModel, Discriminator, Tag
 
 from contracts.events.cases import BUURT_CODE
 from runtime.auth import Principal, require
-from runtime.http import service_runtime
+from runtime.http import SaneDate, invalid, moment, service_runtime
 from runtime.service import ServiceRuntime
 from runtime.unit_of_work import UnitOfWork
 from services.intake.config import IntakeSettings
@@ -175,9 +175,9 @@ async def submit_case(submission: Annotated[Submission, Body()], idempotency_key
 def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         opened_at, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(opened_at), UUID(case_id)
+        return moment(opened_at, "cursor"), UUID(case_id)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise HTTPException(422, "cursor: not a cursor this API returned (use next_cursor as given)") from exc
+        raise invalid("cursor", "not a cursor this API returned (use next_cursor as given)") from exc
 
 
 def _encode_cursor(opened_at: datetime, case_id: UUID) -> str:
@@ -189,8 +189,8 @@ async def list_cases(
     status: Literal["open", "closed", "erased"] | None = None,
     category: Annotated[str | None, Query(description="a taxonomy code or a family, e.g. overlast")] = None,
     buurt_code: Annotated[str | None, Query(pattern=BUURT_CODE)] = None,
-    opened_from: Annotated[date | None, Query(description="first day, inclusive")] = None,
-    opened_to: Annotated[date | None, Query(description="last day, inclusive")] = None,
+    opened_from: Annotated[SaneDate | None, Query(description="first day, inclusive")] = None,
+    opened_to: Annotated[SaneDate | None, Query(description="last day, inclusive")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     who: Principal = Depends(corporation), rt: ServiceRuntime = Depends(service_runtime),

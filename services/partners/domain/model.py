@@ -10,21 +10,29 @@ from enum import StrEnum
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.events import SHAREABLE_FIELDS, PartnerType
+from contracts.events.common import PartnerId
 from contracts.topics import Topics
 
 
 class AgreementSeed(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    agreement_id: str = Field(pattern=r"^[a-z0-9-]+$")
+    agreement_id: str = Field(pattern=r"^[a-z0-9-]+$", max_length=128)
     purposes: list[str] = Field(min_length=1)
     fields: list[str]
     legal_basis: str
     valid_from: date
     valid_until: date | None = None
     revoked: bool = False
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _plausible(cls, day: date | None) -> date | None:
+        if day is not None and not date(1900, 1, 1) <= day <= date(2999, 12, 31):
+            raise ValueError("out of range: between 1900-01-01 and 2999-12-31")
+        return day
 
     @model_validator(mode="after")
     def _known_fields_and_period(self) -> "AgreementSeed":
@@ -38,7 +46,7 @@ class AgreementSeed(BaseModel):
 
 class PartnerSeed(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    partner_id: str = Field(pattern=r"^[a-z0-9-]+$")
+    partner_id: PartnerId
     name: str
     partner_type: PartnerType
     region: str = Field(pattern=r"^GM[0-9]{4}$")

@@ -5,18 +5,21 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.events.common import PARTNER_ID, PARTNER_ID_MAX_LENGTH
 from runtime.auth import Principal, require
 from runtime.broker import ensure_topics
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.partners.adapters import repository
 from services.partners.adapters.secrets import SecretBox
+from services.partners.adapters.webhook_http import check_registration
 from services.partners.domain.model import (
     AgreementSeed,
     IllegalTransition,
@@ -25,9 +28,13 @@ from services.partners.domain.model import (
     RetrySchedule,
     partner_topics,
 )
+from services.partners.domain.webhook_target import MAX_URL_LENGTH, RefusedTarget
 from services.partners.service_layer import handlers
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+PartnerIdPath = Annotated[str, Path(pattern=PARTNER_ID, max_length=PARTNER_ID_MAX_LENGTH)]
+PartnerIdQuery = Annotated[str | None, Query(pattern=PARTNER_ID, max_length=PARTNER_ID_MAX_LENGTH)]
+AgreementIdPath = Annotated[str, Path(pattern=r"^[a-z0-9-]+$", max_length=128)]
 _admin_org = require("admin")
 
 
@@ -83,7 +90,7 @@ def _as_http() -> Iterator[None]:
 
 
 @router.put("/partners/{partner_id}", response_model=PartnerView)
-async def register_partner(partner_id: str, body: PartnerSeed, _: Principal = Depends(admin),
+async def register_partner(partner_id: PartnerIdPath, body: PartnerSeed, _: Principal = Depends(admin),
                            rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     """Create or change a partner (and the agreements listed); announced as partner.registered
     and agreement.changed."""
@@ -98,7 +105,7 @@ async def register_partner(partner_id: str, body: PartnerSeed, _: Principal = De
 
 
 @router.put("/partners/{partner_id}/agreements/{agreement_id}", response_model=AgreementView)
-async def put_agreement(partner_id: str, agreement_id: str, body: AgreementSeed, _: Principal = Depends(admin),
+async def put_agreement(partner_id: PartnerIdPath, agreement_id: AgreementIdPath, body: AgreementSeed, _: Principal = Depends(admin),
                         rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     """Create or change an agreement (a new revision when its content changed)."""
     if body.agreement_id != agreement_id:
@@ -109,7 +116,7 @@ async def put_agreement(partner_id: str, agreement_id: str, body: AgreementSeed,
 
 
 @router.post("/agreements/{agreement_id}/revoke", response_model=AgreementView)
-async def revoke_agreement(agreement_id: str, _: Principal = Depends(admin),
+async def revoke_agreement(agreement_id: AgreementIdPath, _: Principal = Depends(admin),
                            rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     """Stops delivery at once: referrals and webhook deliveries not yet out are held."""
     with _as_http():
@@ -133,7 +140,7 @@ class RetryPolicy(BaseModel):
 
 class WebhookRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: AnyHttpUrl
+    url: str = Field(max_length=MAX_URL_LENGTH, description="https to a public address (plain http to loopback only in dev mode)")
     retry: RetryPolicy | None = None
 
 
@@ -144,9 +151,15 @@ class WebhookCreated(BaseModel):
 
 
 @router.put("/partners/{partner_id}/webhook", response_model=WebhookCreated)
-async def set_webhook(partner_id: str, body: WebhookRequest, _: Principal = Depends(admin),
+async def set_webhook(partner_id: PartnerIdPath, body: WebhookRequest, _: Principal = Depends(admin),
                       rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    """Subscribe a partner's webhook; a new secret each time (rotation), returned once."""
+    """Subscribe a partner's webhook; a new secret each time (rotation), returned once. The URL
+    must be https to a public address: loopback, private, link-local, multicast, CGNAT and
+    numeric IP forms are refused (422), here and again at each delivery."""
+    try:
+        await check_registration(body.url, rt.settings.dev_mode)
+    except RefusedTarget as exc:
+        raise RequestValidationError([{"loc": ("body", "url"), "msg": str(exc), "type": "webhook_url"}]) from None
     secret = secrets.token_urlsafe(32)
     sealed = SecretBox(rt.settings.webhook_secret_key).seal(secret)
     async with rt.unit_of_work() as uow:
@@ -154,12 +167,12 @@ async def set_webhook(partner_id: str, body: WebhookRequest, _: Principal = Depe
             raise HTTPException(404, f"no partner {partner_id}")
         retry = body.retry and RetrySchedule(body.retry.initial_seconds, body.retry.max_seconds,
                                              body.retry.give_up_after_seconds)
-        await repository.set_subscription(uow.conn, partner_id, str(body.url), sealed, retry, datetime.now(UTC))
-    return {"partner_id": partner_id, "url": str(body.url), "secret": secret}
+        await repository.set_subscription(uow.conn, partner_id, body.url, sealed, retry, datetime.now(UTC))
+    return {"partner_id": partner_id, "url": body.url, "secret": secret}
 
 
 @router.delete("/partners/{partner_id}/webhook", status_code=204)
-async def delete_webhook(partner_id: str, _: Principal = Depends(admin),
+async def delete_webhook(partner_id: PartnerIdPath, _: Principal = Depends(admin),
                          rt: ServiceRuntime = Depends(service_runtime)) -> None:
     async with rt.unit_of_work() as uow:
         if not await repository.delete_subscription(uow.conn, partner_id):
@@ -187,7 +200,7 @@ class Deliveries(BaseModel):
 
 @router.get("/webhook-deliveries", response_model=Deliveries)
 async def list_deliveries(status: str | None = Query(None, pattern="^(pending|delivered|dead|held|erased)$"),
-                          partner_id: str | None = None, limit: int = Query(100, ge=1, le=1000),
+                          partner_id: PartnerIdQuery = None, limit: int = Query(100, ge=1, le=1000),
                           _: Principal = Depends(admin), rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     async with rt.pool.acquire() as conn:
         return {"dead_letters": await repository.dead_delivery_count(conn),
@@ -218,7 +231,7 @@ class ReferralState(BaseModel):
 
 
 @router.get("/referrals", response_model=list[ReferralState])
-async def list_referrals(status: ReferralStatus | None = None, partner_id: str | None = None,
+async def list_referrals(status: ReferralStatus | None = None, partner_id: PartnerIdQuery = None,
                          limit: int = Query(100, ge=1, le=1000), _: Principal = Depends(admin),
                          rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     """Referral states without their content (e.g. `status=held` with each reason)."""

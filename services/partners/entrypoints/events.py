@@ -1,6 +1,7 @@
 """Partners listens to referrals (to deliver them), to cases (owner, erasure), and to the
 responses topics of Kafka-native partners."""
 
+import re
 from uuid import UUID
 
 from contracts.events import (
@@ -14,6 +15,7 @@ from contracts.events import (
     ReferralRequested,
     ReportProgress,
 )
+from contracts.events.common import PARTNER_ID
 from contracts.topics import Topics
 from runtime.auth import Principal
 from runtime.consumer import EventMeta, EventRouter, Rejected
@@ -34,7 +36,10 @@ responses = EventRouter(pattern=Topics.PARTNER_RESPONSES_PATTERN, registry=COMMA
 
 def _partner_of(topic: str) -> Principal:
     # samenwijk.partner.<partner_id>.responses: the topic's ACL says who wrote it.
-    return Principal(topic.split(".")[2], "partner", frozenset())
+    partner_id = topic.removeprefix("samenwijk.partner.").removesuffix(".responses")
+    if not re.fullmatch(PARTNER_ID, partner_id):
+        raise Rejected(f"topic {topic[:120]!r} does not name a valid partner id")
+    return Principal(partner_id, "partner", frozenset())
 
 
 async def _respond(meta: EventMeta, referral_id: UUID, response: Response, text: str | None, uow: UnitOfWork) -> None:

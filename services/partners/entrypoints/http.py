@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.auth import Principal, principal, require
-from runtime.http import service_runtime
+from runtime.http import invalid, moment, service_runtime
 from runtime.service import ServiceRuntime
 from services.partners.domain.model import IllegalTransition, ReferralStatus
 from services.partners.domain.model import Response as PartnerResponse
@@ -64,9 +64,9 @@ def _cursor(value: str | None) -> tuple[datetime, UUID] | None:
         return None
     try:
         at, referral_id = value.rsplit("|", 1)
-        return datetime.fromisoformat(at), UUID(referral_id)
+        return moment(at, "cursor"), UUID(referral_id)
     except ValueError:
-        raise HTTPException(422, "cursor: not a cursor this API returned (X-Next-Cursor)") from None
+        raise invalid("cursor", "not a cursor this API returned (X-Next-Cursor)") from None
 
 
 @router.get("/referrals", response_model=list[Referral])

@@ -22,6 +22,7 @@ from runtime.service import ServiceRuntime
 from runtime.unit_of_work import AccessRecord, UnitOfWork
 from services.partners.adapters import repository
 from services.partners.adapters.secrets import SecretBox
+from services.partners.adapters.webhook_http import failure_class, guarded_client, status_class
 from services.partners.config import PartnersSettings
 from services.partners.domain.model import (
     DELIVERY_HEADER,
@@ -30,6 +31,7 @@ from services.partners.domain.model import (
     RetrySchedule,
     sign,
 )
+from services.partners.domain.webhook_target import RefusedTarget
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,13 @@ def signed_headers(secret: bytes, delivery_id: UUID, body: bytes, timestamp: int
 
 
 async def _attempt(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: bytes) -> str | None:
-    """None when the receiver took it, else what went wrong (never the body or the secret)."""
+    """None when the receiver took it, else the class of what went wrong (never the body, the
+    secret, or what answered: a refused address, TLS, timeout, connection, HTTP status class)."""
     try:
         response = await client.post(url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}"
-    return None if response.is_success else f"HTTP {response.status_code}"
+    except (httpx.HTTPError, RefusedTarget) as exc:
+        return failure_class(exc)
+    return None if response.is_success else status_class(response.status_code)
 
 
 async def deliver_one(uow: UnitOfWork, client: httpx.AsyncClient, box: SecretBox, schedule: RetrySchedule) -> bool:
@@ -103,7 +106,8 @@ def delivery_job(settings: PartnersSettings) -> Callable[[ServiceRuntime], Await
                              settings.webhook_give_up_after_seconds)
 
     async def deliver_webhooks(rt: ServiceRuntime) -> None:
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
+        # Connects only to addresses checked after resolution (webhook_http): no SSRF, no rebinding.
+        async with guarded_client(settings.webhook_timeout_seconds, settings.dev_mode) as client:
             while True:
                 # Polling is not part of any case's trace (as with the outbox relay).
                 with suppress_instrumentation():
