@@ -3,12 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# make run BROKER=kafka: the demo on a 3-node Apache Kafka KRaft cluster instead of Tansu
+BROKER ?= tansu
 
-.PHONY: run test test-unit test-integration bench schemas clean help trace rebuild-reporting
+.PHONY: run test test-unit test-integration bench schemas clean help trace rebuild-reporting kafka
 
 help:
 	@echo "make run     - embedded broker + PostgreSQL + the four services + demo (Ctrl-C stops)"
-	@echo "make test    - the whole test suite (starts its own broker and PostgreSQL)"
+	@echo "make run BROKER=kafka - the same on a 3-node Apache Kafka KRaft cluster"
+	@echo "make test    - the whole test suite, integration tests on Tansu and on Apache Kafka"
+	@echo "make kafka   - fetch the Apache Kafka jars from Maven Central (cached in ~/.cache/samenwijk)"
 	@echo "make bench   - pipeline benchmark on the embedded stack"
 	@echo "make schemas - export JSON Schemas and the AsyncAPI document from contracts/"
 	@echo "make rebuild-reporting - rebuild reporting's projections from the event log (against make run)"
@@ -32,20 +36,24 @@ $(STAMP): pyproject.toml
 	@scripts/ensure-chromium.sh
 	@touch $@
 
-run: $(STAMP) .run/.postgres-ok
-	$(PY) -m samenwijk_dev run
+# Checks the cache first, so it costs nothing once the jars are there.
+kafka: $(STAMP)
+	@scripts/ensure-kafka.sh $(PY)
 
-test: $(STAMP) .run/.postgres-ok .run/.browser-ok
+run: $(STAMP) .run/.postgres-ok $(if $(filter kafka,$(BROKER)),kafka)
+	$(PY) -m samenwijk_dev run --broker $(BROKER)
+
+test: $(STAMP) .run/.postgres-ok .run/.browser-ok kafka
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-test-integration: $(STAMP) .run/.postgres-ok .run/.browser-ok
+test-integration: $(STAMP) .run/.postgres-ok .run/.browser-ok kafka
 	$(PY) -m pytest tests/integration
 
-bench: $(STAMP) .run/.postgres-ok
-	$(PY) -m bench.pipeline
+bench: $(STAMP) .run/.postgres-ok $(if $(filter kafka,$(BROKER)),kafka)
+	$(PY) -m bench.pipeline --broker $(BROKER)
 
 rebuild-reporting: $(STAMP)
 	$(PY) -m services.reporting.rebuild

@@ -93,7 +93,7 @@ def _children(pid: int) -> list[int]:
 
 def cpu_snapshot(stack: Stack) -> dict[str, float]:
     """CPU seconds used so far per component: a figure the machine's noise hardly moves."""
-    out = {"broker": _cpu_seconds(stack.broker.proc.pid)}
+    out = {"broker": sum(_cpu_seconds(p.pid) for p in stack.broker.procs)}
     for name, svc in stack.services.items():
         out[name] = _cpu_seconds(svc.proc.pid)
     pg = stack.postgres.proc.pid
@@ -197,8 +197,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="samenwijk-bench-") as tmp:
-        stack = Stack.ephemeral(Path(tmp))
-        print("starting the embedded stack …", flush=True)
+        stack = Stack.ephemeral(Path(tmp), broker_kind=args.broker)
+        print(f"starting the embedded stack on {args.broker} …", flush=True)
         stack.start()
         try:
             tokens = demo.dev_tokens(stack.jwt_secret)
@@ -250,4 +250,6 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--broker", choices=("tansu", "kafka"), default="tansu",
+                        help="tansu, or a 3-node Apache Kafka cluster")
     asyncio.run(main(parser.parse_args()))

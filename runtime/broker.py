@@ -30,7 +30,7 @@ def security(settings: ServiceSettings) -> BaseSecurity | None:
 
 def create_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
-        settings.kafka_bootstrap,
+        settings.kafka_bootstrap_servers,
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,
@@ -42,7 +42,7 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
 
 async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
     """Create topics with the configured partitions (faststream would make ONE)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=settings.service_name,
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=settings.service_name,
                                 **parse_security(security(settings)))
     await admin.start()
     try:

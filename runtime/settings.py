@@ -14,14 +14,16 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql://samenwijk@127.0.0.1:5432/samenwijk"
     database_pool_size: int = 10
 
+    # host:port[,host:port…]
     kafka_bootstrap: str = "127.0.0.1:9092"
-    # Tansu (embedded) rejects idempotent producers; Apache Kafka should run with it on.
-    kafka_enable_idempotence: bool = False
+    # Follows the broker (samenwijk_dev sets it): on for Apache Kafka (with acks=all),
+    # off only for Tansu, which rejects idempotent producers.
+    kafka_enable_idempotence: bool = True
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
-    # Tansu answers a fetch only when this wait ends (no early wake-up), so every hop
-    # costs about half of it: keep it small there; Apache Kafka can use 500.
-    kafka_fetch_max_wait_ms: int = 10
+    # Apache Kafka answers a waiting fetch as soon as data arrives; Tansu only when this
+    # wait ends, so there every hop costs about half of it (samenwijk_dev sets 10 for Tansu).
+    kafka_fetch_max_wait_ms: int = 500
     # A real cluster: SASL/SCRAM-SHA-512 per service user (see deploy/), optionally over TLS.
     kafka_sasl_mechanism: str | None = Field(default=None, pattern="^(SCRAM-SHA-512|SCRAM-SHA-256|PLAIN)$")
     kafka_sasl_username: str | None = None
@@ -52,6 +54,11 @@ class ServiceSettings(BaseSettings):
     trace_file: str | None = None
     trace_sql: bool = Field(default=True, description="a span per asyncpg query")
     log_level: str = "INFO"
+
+    @property
+    def kafka_bootstrap_servers(self) -> list[str]:
+        """The list form: faststream hands a comma-separated string to aiokafka as ONE host."""
+        return [h.strip() for h in self.kafka_bootstrap.split(",") if h.strip()]
 
     @property
     def source(self) -> str:

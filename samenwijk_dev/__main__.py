@@ -11,8 +11,9 @@ from pathlib import Path
 import httpx
 
 from samenwijk_dev import demo
+from samenwijk_dev.kafka import KAFKA_VERSION, KafkaCluster, fetch_jars, unavailable_reason
 from samenwijk_dev.postgres import EmbeddedPostgres
-from samenwijk_dev.stack import DEFAULT_PORTS, REPO, SERVICES, Stack
+from samenwijk_dev.stack import BROKERS, DEFAULT_PORTS, REPO, SERVICES, Stack
 
 RUN_DIR = REPO / ".run"
 
@@ -21,13 +22,25 @@ def _port(name: str, default: int) -> int:
     return int(os.environ.get(f"SAMENWIJK_{name.upper()}_PORT", default))
 
 
-def make_stack() -> Stack:
-    return Stack(RUN_DIR, broker_port=_port("broker", 9092), pg_port=_port("pg", 15432),
-                 service_ports={s: _port(s, DEFAULT_PORTS[s]) for s in SERVICES})
+def make_stack(broker: str = "tansu", kafka_nodes: int = 3) -> Stack:
+    base = _port("broker", 9092)
+    kafka_ports = None
+    if broker == "kafka":
+        # Fixed ports (9092.. for clients, 9192.. for the controllers) and data kept in
+        # .run/kafka between runs, like a real cluster; a different node count starts afresh.
+        kafka_ports = [(base + i, base + 100 + i) for i in range(kafka_nodes)]
+        layout = RUN_DIR / "kafka" / "layout"
+        if layout.exists() and layout.read_text() != str(kafka_ports):
+            shutil.rmtree(RUN_DIR / "kafka")
+        layout.parent.mkdir(parents=True, exist_ok=True)
+        layout.write_text(str(kafka_ports))
+    return Stack(RUN_DIR, broker_port=base, pg_port=_port("pg", 15432),
+                 service_ports={s: _port(s, DEFAULT_PORTS[s]) for s in SERVICES},
+                 broker_kind=broker, kafka_nodes=kafka_nodes, kafka_ports=kafka_ports)
 
 
-def run() -> int:
-    stack = make_stack()
+def run(broker: str = "tansu", kafka_nodes: int = 3) -> int:
+    stack = make_stack(broker, kafka_nodes)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
@@ -36,14 +49,20 @@ def run() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        print(f"starting Tansu on 127.0.0.1:{stack.broker_port} and PostgreSQL on 127.0.0.1:{stack.pg_port} …", flush=True)
+        what = ("Tansu" if broker == "tansu" else
+                f"Apache Kafka {KAFKA_VERSION} ({kafka_nodes} KRaft node{'s' if kafka_nodes > 1 else ''})")
+        print(f"starting {what} on {stack.bootstrap} and PostgreSQL on 127.0.0.1:{stack.pg_port} …", flush=True)
         stack.start()
+        if isinstance(stack.broker, KafkaCluster):
+            rss = ", ".join(f"{(b or 0) // 2**20} MiB" for b in stack.broker.rss_bytes().values())
+            print(f"  kafka       up in {stack.broker.start_s:.1f} s; RSS per node: {rss}; "
+                  f"logs in {stack.broker.run_dir}", flush=True)
         for name in SERVICES:
             print(f"  {name:<10} {stack.url(name)}  (OpenAPI: {stack.url(name)}/docs)", flush=True)
         tokens = demo.dev_tokens(stack.jwt_secret)
         demo.write_dev_tokens(RUN_DIR / "dev-tokens.json", tokens)
         print(f"  dev tokens  {RUN_DIR / 'dev-tokens.json'}", flush=True)
-        demo.run({n: stack.url(n) for n in SERVICES}, f"127.0.0.1:{stack.broker_port}", tokens,
+        demo.run({n: stack.url(n) for n in SERVICES}, stack.bootstrap, tokens,
                  out=lambda line: print(line, flush=True))
         print("\nsamenwijk ready — Ctrl-C stops everything", flush=True)
         while not stopping.wait(1):
@@ -70,6 +89,15 @@ def clean() -> int:
     return 0
 
 
+def kafka_jars(check: bool) -> int:
+    if not check:
+        print(f"Apache Kafka {KAFKA_VERSION} jars in {fetch_jars()}")
+    reason = unavailable_reason()
+    if reason:
+        print(f"Apache Kafka cannot run here: {reason}")
+    return 0 if check or reason is None else 1
+
+
 def trace(case_id: str, file: Path) -> int:
     from samenwijk_dev.trace import load_case_spans, render
 
@@ -80,7 +108,11 @@ def trace(case_id: str, file: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="samenwijk_dev")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="embedded stack + demo, until Ctrl-C")
+    r = sub.add_parser("run", help="embedded stack + demo, until Ctrl-C")
+    r.add_argument("--broker", choices=BROKERS, default=os.environ.get("BROKER") or "tansu")
+    r.add_argument("--kafka-nodes", type=int, choices=(1, 3), default=3)
+    k = sub.add_parser("kafka-jars", help="fetch the Apache Kafka jars from Maven Central (make kafka)")
+    k.add_argument("--check", action="store_true", help="only say whether Kafka can run here")
     sub.add_parser("clean", help="remove all local state")
     t = sub.add_parser("trace", help="print the span tree of one case")
     t.add_argument("case_id")
@@ -88,7 +120,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.command == "trace":
         return trace(args.case_id, args.file)
-    return {"run": run, "clean": clean}[args.command]()
+    if args.command == "run":
+        return run(args.broker, args.kafka_nodes)
+    if args.command == "kafka-jars":
+        return kafka_jars(args.check)
+    return clean()
 
 
 if __name__ == "__main__":

