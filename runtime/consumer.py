@@ -29,6 +29,7 @@ parked row blocks nobody and survives restarts.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -150,6 +151,8 @@ TRANSIENT = (
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,  # PostgreSQL stopping or restarting
+    asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     TransientError,
 )
@@ -191,9 +194,12 @@ class Consumer:
         self._pool = pool_getter
         self._subscribers: list[Any] = []
         self._routes: list[EventRouter | Routes] = []  # to decode parked records again
+        self._groups: list[tuple[str, list[str], str | None]] = []
         self.paused = False
         self.dead_letters = 0
         self.handled = 0
+        self.batches = 0  # fetch progress, for the stall check (runtime.health)
+        self.restarts = 0
 
     def kafka_consumers(self) -> list[Any]:
         """The aiokafka consumers behind this service's subscribers (once started)."""
@@ -209,6 +215,22 @@ class Consumer:
         self.paused = False
         for consumer in self.kafka_consumers():
             consumer.resume(*consumer.assignment())
+
+    def groups(self) -> list[tuple[str, list[str], str | None]]:
+        """(consumer group, topics, pattern) of each subscriber."""
+        return list(self._groups)
+
+    async def restart(self, timeout: float = 15.0) -> None:
+        """New Kafka consumers for every subscriber (a stalled one, or after the broker lost
+        its state); they resume from the group's committed offsets, the inbox skips repeats."""
+        self.restarts += 1
+        metrics.CONSUMER_RESTARTS.inc()
+        for subscriber in self._subscribers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(subscriber.stop(), timeout)
+            await subscriber.start()
+        if self.paused:
+            self.pause()
 
     def attach(self, broker: KafkaBroker, routers: list[EventRouter]) -> None:
         topic_routers = [r for r in routers if r.topic]
@@ -245,12 +267,14 @@ class Consumer:
         subscriber(handle_batch)
         self._subscribers.append(subscriber)
         self._routes.append(routes)
+        self._groups.append((group_id, topics, pattern))
 
     # -- the batch ---------------------------------------------------------------------
 
     async def process(self, routes: "EventRouter | Routes", records: tuple[ConsumerRecord, ...]) -> None:
         if routes not in self._routes:
             self._routes.append(routes)
+        self.batches += 1
         items: list[_Item] = []
         dead: list[_DeadLetter] = []
         for record in records:

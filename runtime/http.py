@@ -4,6 +4,7 @@ input that storage cannot hold (NUL bytes, out-of-range dates) refused as 422, /
 
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ from urllib.parse import parse_qsl
 
 import asyncpg
 
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
@@ -22,9 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import metrics
 from runtime.auth import Principal, require
+from runtime.consumer import TRANSIENT
 from runtime.service import ServiceRuntime
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger(__name__)
 
 
 async def service_runtime(request: Request) -> ServiceRuntime:
@@ -50,6 +54,27 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     for k, v in (exc.headers or {}).items():
         response.headers[k] = v
     return response
+
+
+# A dependency that is away (PostgreSQL restarting, the broker gone) is the server's
+# problem but not a bug: 503 with Retry-After, so clients and load balancers back off and
+# retry; the request wrote nothing (its transaction never committed).
+DEPENDENCY_DOWN = (*TRANSIENT, KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError)
+RETRY_AFTER_S = 5
+
+
+async def _dependency_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: dependency unavailable: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    response = problem(503, "Service Unavailable", "a service this request needs (database or broker) is"
+                       f" unavailable; nothing was changed, try again in {RETRY_AFTER_S} s")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Never a bare `500 text/plain`: a problem document (the traceback goes to the log only)."""
+    log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return problem(500, "Internal Server Error", "an unexpected error; it has been logged")
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -214,6 +239,9 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
     app.state.runtime = runtime
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    for exc_type in DEPENDENCY_DOWN:
+        app.add_exception_handler(exc_type, _dependency_down)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected)  # type: ignore[arg-type]
     for unstorable in (OverflowError, asyncpg.DataError):
         app.add_exception_handler(unstorable, _unstorable)
     app.add_middleware(RejectNul)  # inside BodyLimit: it reads at most the allowed body
@@ -224,14 +252,24 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
                        exclude_spans=["receive", "send"])  # one server span per request is enough
 
     @app.get("/healthz", tags=["ops"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+    async def healthz() -> JSONResponse:
+        """Alive, unless the consumer stayed stalled after the runtime restarted it (then an
+        orchestrator should restart the process)."""
+        if runtime.monitor.alive():
+            return JSONResponse({"status": "alive"})
+        return JSONResponse({"status": "stalled", "consumer": runtime.monitor.report()}, status_code=503)
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> JSONResponse:
+        """Database and broker reachable, and the consumer not stalled; the consumer's lag
+        (from the broker's high watermarks and the group's committed offsets) comes along."""
         checks = await runtime.ready()
-        return JSONResponse({"ready": all(checks.values()), "checks": checks},
-                            status_code=200 if all(checks.values()) else 503)
+        ready = all(checks.values())
+        response = JSONResponse({"ready": ready, "checks": checks, "consumer": runtime.monitor.report()},
+                                status_code=200 if ready else 503)
+        if not ready:
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def prometheus_metrics() -> Response:

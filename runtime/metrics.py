@@ -1,8 +1,9 @@
 """Prometheus metrics of a service: consumer lag, outbox backlog, dead letters, HTTP latency,
 and the domain counters (deadline breaches, webhook failures) services increment.
 
-Gauges that need I/O (lag, backlog) are read at scrape time, so /metrics always shows the
-present, not the last time something happened to update them.
+Gauges that need the database (backlog, parked events) are read at scrape time, so /metrics
+always shows the present; the consumer lag comes from the health monitor's last look at the
+broker (runtime.health, every few seconds), never from the consumer's own idea of itself.
 """
 
 import time
@@ -17,8 +18,17 @@ if TYPE_CHECKING:
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-CONSUMER_LAG = Gauge("samenwijk_consumer_lag", "Records on the partition not yet consumed (end offset - position)",
-                     ["topic", "partition"], registry=REGISTRY)
+CONSUMER_LAG = Gauge("samenwijk_consumer_lag",
+                     "Records on the partition the group has not committed yet (broker high watermark - committed"
+                     " offset; checked every SAMENWIJK_CONSUMER_HEALTH_INTERVAL_S)",
+                     ["group", "topic", "partition"], registry=REGISTRY)
+CONSUMER_STALLED = Gauge("samenwijk_consumer_stalled_seconds",
+                         "How long records have waited on the broker while the consumer made no progress",
+                         registry=REGISTRY)
+CONSUMER_RESTARTS = Counter("samenwijk_consumer_restarts", "Kafka consumers recreated (a stall, or a broker that"
+                            " lost its topics)", registry=REGISTRY)
+CONSUMER_HEALTH_ERROR = Gauge("samenwijk_consumer_health_check_failing",
+                              "1 while the broker cannot be asked for offsets", registry=REGISTRY)
 CONSUMER_PAUSED = Gauge("samenwijk_consumer_paused", "1 while an operator has paused consumption",
                         registry=REGISTRY)
 OUTBOX_BACKLOG = Gauge("samenwijk_outbox_backlog", "Outbox rows not yet published", registry=REGISTRY)
@@ -49,14 +59,12 @@ HTTP_LATENCY = Histogram("samenwijk_http_request_duration_seconds", "HTTP reques
 async def render(rt: "ServiceRuntime") -> tuple[bytes, str]:
     """Refresh the scrape-time gauges, then the exposition text."""
     CONSUMER_LAG.clear()
-    for consumer in rt.consumer.kafka_consumers():
-        assignment = list(consumer.assignment())
-        if not assignment:
-            continue
-        ends = await consumer.end_offsets(assignment)
-        for tp in assignment:
-            position = await consumer.position(tp)
-            CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, ends[tp] - position))
+    snapshot = rt.monitor.snapshot()
+    for group in snapshot.groups:
+        for (topic, partition), lag in group.lag.items():
+            CONSUMER_LAG.labels(group.group_id, topic, str(partition)).set(lag)
+    CONSUMER_STALLED.set(rt.monitor.stalled_for())
+    CONSUMER_HEALTH_ERROR.set(1 if snapshot.error else 0)
     CONSUMER_PAUSED.set(1 if rt.consumer.paused else 0)
     with suppress_instrumentation():  # scrapes are not part of any case's trace
         row = await rt.pool.fetchrow(

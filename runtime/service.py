@@ -6,6 +6,7 @@ Start order: migrations → pool → topics → broker with the service's router
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from contracts.topics import Topics
 from runtime import db
 from runtime.broker import create_broker, ensure_topics
 from runtime.consumer import Consumer, EventRouter
+from runtime.health import ConsumerMonitor
 from runtime.outbox import OutboxRelay
 from runtime.settings import ServiceSettings
 from runtime.telemetry import setup_tracing
@@ -39,6 +41,7 @@ class ServiceRuntime:
         self.routers = routers
         self.broker = create_broker(settings)
         self.consumer = Consumer(settings, lambda: self.pool)
+        self.monitor = ConsumerMonitor(self)
         self.relay = OutboxRelay(settings.database_url, self._publish, settings.outbox_batch_size)
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -59,6 +62,7 @@ class ServiceRuntime:
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._supervise(_sweep_parked), name="parked-events"))
+        self._tasks.append(asyncio.create_task(self._supervise(_watch_consumers), name="consumer-health"))
         for hook in self.on_start:
             await hook(self)
         for job in self.background:
@@ -99,7 +103,7 @@ class ServiceRuntime:
             await uow.flush()
 
     async def ready(self) -> dict[str, bool]:
-        checks = {"database": False, "broker": False}
+        checks = {"database": False, "broker": False, "consumer": self.monitor.healthy()}
         with contextlib.suppress(Exception), suppress_instrumentation():
             checks["database"] = await self.pool.fetchval("SELECT true")
         with contextlib.suppress(Exception):
@@ -121,3 +125,20 @@ async def _sweep_parked(rt: ServiceRuntime) -> None:
             waiting = await rt.pool.fetchval("SELECT EXISTS (SELECT 1 FROM parked_event)")
         if waiting:
             await rt.consumer.sweep_parked()
+
+
+async def _watch_consumers(rt: ServiceRuntime) -> None:
+    """The health monitor, and the first remedy for a stall: new Kafka consumers (aiokafka
+    can stay stuck after a broker restart). At most once per stall period."""
+    monitor = asyncio.create_task(rt.monitor.run(), name="consumer-monitor")
+    try:
+        last_restart = 0.0
+        while True:
+            await asyncio.sleep(rt.settings.consumer_health_interval_s)
+            period = rt.settings.consumer_stall_after_s
+            if not rt.monitor.healthy() and time.monotonic() - last_restart >= period:
+                log.warning("consumer stalled for %.0f s: restarting the Kafka consumers", rt.monitor.stalled_for())
+                last_restart = time.monotonic()
+                await rt.consumer.restart()
+    finally:
+        monitor.cancel()

@@ -40,6 +40,10 @@ class ServiceSettings(BaseSettings):
     # goes to the dead-letter topic with the reason; the sweeper retries every so often.
     consumer_park_max_age_s: float = 3600.0
     consumer_park_retry_s: float = 5.0
+    # Lag from the broker (high watermark − the group's committed offset), checked this often;
+    # records waiting and no progress for consumer_stall_after_s: stalled (runtime.health).
+    consumer_health_interval_s: float = 5.0
+    consumer_stall_after_s: float = 60.0
 
     outbox_batch_size: int = 500
 

@@ -157,7 +157,8 @@ def test_every_service_is_alive_ready_and_documents_its_api_offline(stack):
         base = stack.url(name)
         assert httpx.get(base + "/healthz").json() == {"status": "alive"}
         ready = httpx.get(base + "/readyz").json()
-        assert ready == {"ready": True, "checks": {"database": True, "broker": True}}
+        assert (ready["ready"], ready["checks"]) == (True, {"database": True, "broker": True, "consumer": True})
+        assert ready["consumer"]["stalled"] is False and ready["consumer"]["error"] is None
         assert httpx.get(base + "/openapi.json").json()["info"]["title"] == f"samenwijk {name}"
         page = httpx.get(base + "/docs").text
         assert "cdn" not in page.lower()  # Swagger UI from the package: no network needed
