@@ -134,7 +134,7 @@ async def _accept_on_kafka(broker: str, partner_id: str, referral_id: str) -> No
     producer = AIOKafkaProducer(bootstrap_servers=broker, acks="all")
     await producer.start()
     try:
-        command = AcceptReferral(referral_id=referral_id, note="Opgepakt via Kafka")
+        command = AcceptReferral(referral_id=referral_id, code="aangenomen", note="Opgepakt via Kafka")
         await producer.send_and_wait(Topics.partner_responses(partner_id), encode(command, f"urn:nld:partner:{partner_id}"),
                                      key=referral_id.encode(), headers=[("content-type", CONTENT_TYPE.encode())])
     finally:
@@ -149,5 +149,5 @@ def _print_journey(out, title: str, case: dict[str, Any], seen_by: dict[str, lis
             f" purpose {part['purpose']}, respond by {part['respond_by'][:16]}")
         out(f"      partners    delivered to {Topics.partner_inbox(part['partner_id'])};"
             f" the partner sees only: {', '.join(seen_by[part['partner_id']])}")
-        out(f"      partner     {part['status']} ({part.get('reason') or ''})")
+        out(f"      partner     {part['status']} ({part.get('response_label') or part.get('reason') or ''})")
     out(f"   ✓ all parts accepted, seen by intake in {seconds:.2f}s; the corporation closed the case")

@@ -1,51 +1,74 @@
 """Events on `samenwijk.partners`, produced by partners."""
 
 from datetime import date, datetime
+from typing import Any, ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from contracts.envelope import Event
+from contracts.reason_codes import REASON_CODE, ResponseKind, TextRecipient, code_schema, with_legacy_code
 from contracts.events.common import PartnerId, PartnerType
 
 
-class ReferralAccepted(Event):
-    event_type = "referral.accepted"
+def _code(kind: ResponseKind) -> Any:
+    return Field(pattern=REASON_CODE, json_schema_extra=code_schema(kind),
+                 description=f"reason code of the {kind.value} (contracts/reason_codes.py), shown with its label")
+
+
+TEXT_FOR_CORPORATION = ("the partner's own words, only when its agreement names the corporation as a recipient "
+                        "of free text (absent by default)")
+
+
+class _Response(Event):
+    """A partner's response as every consumer of samenwijk.partners may see it: the code,
+    and free text only where the partner's agreement lets it reach the corporation.
+    Version 2: version 1 carried the partner's text to everyone."""
+
+    version = 2
+    kind: ClassVar[ResponseKind]
 
     referral_id: UUID
     case_id: UUID
     partner_id: PartnerId
-    note: str | None = None
+    text_for_corporation: str | None = Field(default=None, max_length=2000, description=TEXT_FOR_CORPORATION)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, data: Any) -> Any:
+        # A v1 event still in the log: the legacy code; its text (note, reason, outcome) is dropped.
+        return with_legacy_code(cls.kind, data)
+
+
+class ReferralAccepted(_Response):
+    event_type = "referral.accepted"
+    kind = ResponseKind.ACCEPT
+
+    code: str = _code(ResponseKind.ACCEPT)
     accepted_at: datetime
 
 
-class ReferralDeclined(Event):
+class ReferralDeclined(_Response):
     event_type = "referral.declined"
+    kind = ResponseKind.DECLINE
 
-    referral_id: UUID
-    case_id: UUID
-    partner_id: PartnerId
-    reason: str = Field(min_length=1)
+    code: str = _code(ResponseKind.DECLINE)
     declined_at: datetime
 
 
-class ReferralProgressed(Event):
+class ReferralProgressed(_Response):
     event_type = "referral.progressed"
+    kind = ResponseKind.PROGRESS
 
-    referral_id: UUID
-    case_id: UUID
-    partner_id: PartnerId
-    note: str = Field(min_length=1)
+    code: str = _code(ResponseKind.PROGRESS)
     progressed_at: datetime
 
 
-class ReferralCompleted(Event):
+class ReferralCompleted(_Response):
     event_type = "referral.completed"
+    kind = ResponseKind.COMPLETE
 
-    referral_id: UUID
-    case_id: UUID
-    partner_id: PartnerId
-    outcome: str = Field(min_length=1)
+    code: str = _code(ResponseKind.COMPLETE)
     completed_at: datetime
 
 
@@ -76,6 +99,8 @@ class AgreementChanged(Event):
     valid_from: date
     valid_until: date | None = None
     revoked: bool = False
+    free_text_recipients: list[TextRecipient] = Field(
+        default=[], description="who the partner's free text may reach besides the partner (default nobody)")
     revision: int = Field(ge=1, description="higher revision wins")
     changed_at: datetime
 

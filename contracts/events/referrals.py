@@ -8,6 +8,7 @@ from pydantic import Field
 from contracts.envelope import Event
 from contracts.events.cases import BUURT_CODE
 from contracts.events.common import CaseDetails, PartnerId, PartnerType, Severity
+from contracts.reason_codes import ESCALATION_REASONS, REASON_CODE
 
 
 class ReferralRequested(Event):
@@ -36,10 +37,18 @@ class EscalationRaised(Event):
     escalation_id: UUID
     case_id: UUID
     level: str = Field(description="coordinator | casusoverleg | zorg_en_veiligheidshuis | woonoverlast")
-    reason: str
+    reason: str = Field(description="why, in words made from codes and labels (never a partner's free text)")
     owner_partner_id: PartnerId | None = None
     referral_id: UUID | None = None
     raised_at: datetime
+    reason_code: str | None = Field(default=None, pattern=REASON_CODE, json_schema_extra={"x-reason-codes": ESCALATION_REASONS},
+                                    description="why, as a code (contracts/reason_codes.py ESCALATION_REASONS)")
+    response_code: str | None = Field(default=None, pattern=REASON_CODE,
+                                      description="the partner's reason code when its response led here (e.g. a decline)")
+    response_text: str | None = Field(
+        default=None, max_length=2000,
+        description="only on the owner's inbox copy: the partner's free text, when the partner's agreement "
+                    "names this escalation level as a recipient; never on samenwijk.referrals")
 
 
 class ReferralWithdrawn(Event):

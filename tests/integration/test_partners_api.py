@@ -22,8 +22,8 @@ SEED = yaml.safe_load(open("services/partners/seed/demo-partners.yaml"))["partne
 PARTNER_TYPES = {p["partner_id"]: p["partner_type"] for p in SEED}
 FIRST_AGREEMENT = {p["partner_id"]: p["agreements"][0] for p in SEED}
 ENDPOINTS = [("GET", ""), ("POST", "/accept"), ("POST", "/decline"), ("POST", "/progress"), ("POST", "/complete")]
-BODIES = {"": None, "/accept": {"note": "x"}, "/decline": {"reason": "x"}, "/progress": {"note": "x"},
-          "/complete": {"outcome": "x"}}
+BODIES = {"": None, "/accept": {"note": "x"}, "/decline": {"code": "geen_capaciteit", "reason": "x"},
+          "/progress": {"code": "contact_gelegd", "note": "x"}, "/complete": {"code": "opgelost", "outcome": "x"}}
 
 
 def referral_for(partner_id: str, purpose: str, legal_basis: str, partner_type: str, **details: Any) -> ReferralRequested:
@@ -113,20 +113,24 @@ def test_a_referral_goes_through_its_lifecycle_and_illegal_steps_get_409_with_th
     got = httpx.get(base, headers=police).json()
     assert "care_signal" not in got["payload"]["details"]
 
-    r = httpx.post(base + "/complete", json={"outcome": "klaar"}, headers=police)
+    r = httpx.post(base + "/complete", json={"code": "opgelost", "outcome": "klaar"}, headers=police)
     assert r.status_code == 409 and "must be accepted" in r.json()["detail"]
     r = httpx.post(base + "/decline", json={}, headers=police)
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "code"
+    r = httpx.post(base + "/decline", json={"code": "psychose"}, headers=police)
+    assert r.status_code == 422 and "one of geen_capaciteit" in r.json()["detail"]
 
     assert httpx.post(base + "/accept", json={"note": "wijkagent gaat langs"}, headers=police).status_code == 200
     assert httpx.post(base + "/accept", json={"note": "wijkagent gaat langs"}, headers=police).status_code == 200
     r = httpx.post(base + "/accept", json={"note": "iets anders"}, headers=police)
     assert r.status_code == 409 and "different content" in r.json()["detail"]
 
-    r = httpx.post(base + "/progress", json={"note": "gesprek gevoerd"}, headers=police)
-    assert r.status_code == 200 and [p["note"] for p in r.json()["progress"]] == ["gesprek gevoerd"]
-    r = httpx.post(base + "/complete", json={"outcome": "overlast gestopt"}, headers=police)
+    r = httpx.post(base + "/progress", json={"code": "contact_gelegd", "note": "gesprek gevoerd"}, headers=police)
+    assert r.status_code == 200 and [(p["code"], p["note"]) for p in r.json()["progress"]] == [
+        ("contact_gelegd", "gesprek gevoerd")]
+    r = httpx.post(base + "/complete", json={"code": "opgelost", "outcome": "overlast gestopt"}, headers=police)
     assert r.status_code == 200 and r.json()["status"] == "completed" and r.json()["outcome"] == "overlast gestopt"
+    assert (r.json()["response_code"], r.json()["outcome_code"]) == ("aangenomen", "opgelost")
 
     # each validated response went out once on samenwijk.partners
     key = str(referral.case_id).encode()
@@ -149,7 +153,7 @@ def test_an_invalid_command_on_the_responses_topic_is_dead_lettered_with_the_rea
     referral = demo_referral("wijkteam-noord")
     send_referrals(stack, [referral])
     wait_for(lambda: stored(stack, referral.referral_id), 20, "delivery")
-    command = CompleteReferral(referral_id=referral.referral_id, outcome="klaar")  # before accepting
+    command = CompleteReferral(referral_id=referral.referral_id, code="opgelost", outcome="klaar")  # before accepting
     [(partition, offset)] = produce(stack, Topics.partner_responses("wijkteam-noord"),
                                     [(str(referral.referral_id).encode(), encode(command, "urn:test:wijkteam"))])
 

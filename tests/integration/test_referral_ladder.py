@@ -155,14 +155,15 @@ def test_a_decline_with_no_alternative_partner_goes_to_casusoverleg(stack, token
                                headers=auth(tokens[partner_id])).status_code == 200, 20, "delivery")
 
     r = httpx.post(f"{stack.url('partners')}/v1/referrals/{referral_id}/decline",
-                   json={"reason": "geen capaciteit"}, headers=auth(tokens[partner_id]))
+                   json={"code": "geen_capaciteit", "reason": "team vol tot maart"}, headers=auth(tokens[partner_id]))
     assert r.status_code == 200, r.text
 
     events = events_of(stack, case_id, lambda es: of_type(es, RAISED))
     [raised] = of_type(events, RAISED)
     assert raised["data"]["level"] == "casusoverleg"
     assert raised["data"]["owner_partner_id"] == "gemeente-amsterdam"
-    assert "geen capaciteit" in raised["data"]["reason"]
+    assert "geen capaciteit" in raised["data"]["reason"] and "maart" not in raised["data"]["reason"]
+    assert raised["data"]["response_code"] == "geen_capaciteit"
     # the buurtbemiddeling route's alternative (welzijn) has no partner in this region: no new referral
     assert [e["data"]["partner_id"] for e in of_type(events, "nl.samenwijk.referral.requested")] == [partner_id]
 

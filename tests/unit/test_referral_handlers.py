@@ -102,7 +102,8 @@ class Store:
         async def add_escalation(conn, e, ladder=None, step=None):
             s.escalations[e.escalation_id] = {"escalation_id": e.escalation_id, "case_id": e.case_id, "level": e.level,
                                               "reason": e.reason, "referral_id": e.referral_id, "ladder": ladder,
-                                              "step": step, "owner_partner_id": e.owner_partner_id, "resolved_at": None}
+                                              "step": step, "owner_partner_id": e.owner_partner_id, "resolved_at": None,
+                                              "reason_code": e.reason_code, "response_code": e.response_code}
 
         async def get_escalation(conn, escalation_id):
             return s.escalations.get(escalation_id)
@@ -112,7 +113,7 @@ class Store:
                     and (referral_id is None or e["referral_id"] == referral_id)]
 
         async def repeat_escalation_exists(conn, case_id):
-            return any(e["case_id"] == case_id and e["reason"].startswith("repeat threshold")
+            return any(e["case_id"] == case_id and e["reason_code"] == "herhaalde_meldingen"
                        for e in s.escalations.values())
 
         async def resolve_escalation(conn, escalation_id, at):
@@ -278,7 +279,7 @@ async def decline(ctx: handlers.Context, case: CaseOpened, referral: ReferralReq
     uow = Uow()
     await handlers.on_referral_declined(
         ReferralDeclined(referral_id=referral.referral_id, case_id=case.case_id, partner_id=referral.partner_id,
-                         reason="vol", declined_at=clock.now), META, uow, ctx=ctx)
+                         code="geen_capaciteit", text_for_corporation=None, declined_at=clock.now), META, uow, ctx=ctx)
     return uow
 
 
@@ -302,6 +303,10 @@ async def test_declines_go_to_the_next_partner_then_the_alternative_then_casusov
     [raised] = last.of(EscalationRaised)
     assert (raised.level, raised.owner_partner_id, raised.referral_id) == (
         "casusoverleg", "gemeente-amsterdam", third.referral_id)
+    # codes, not words: the decline's code and its label, the escalation's own code
+    assert (raised.reason_code, raised.response_code) == ("afgewezen_geen_alternatief", "geen_capaciteit")
+    assert raised.reason == "welzijn-west: afgewezen: geen capaciteit; no alternative partner"
+    assert raised.response_text is None
 
 
 async def test_a_decline_resolves_the_declined_referrals_escalation(store, ctx, clock) -> None:

@@ -67,8 +67,8 @@ async def get_case(conn: asyncpg.Connection, case_id: UUID, *, for_update: bool 
         return None
     case = dict(row)
     case["parts"] = [dict(r) for r in await conn.fetch(
-        "SELECT referral_id, partner_id, partner_type, purpose, status, reason, respond_by, updated_at"
-        " FROM case_parts WHERE case_id = $1 ORDER BY updated_at", case_id)]
+        "SELECT referral_id, partner_id, partner_type, purpose, status, reason, respond_by, updated_at,"
+        " response_kind, response_code, partner_note FROM case_parts WHERE case_id = $1 ORDER BY updated_at", case_id)]
     case["escalations"] = [dict(r) for r in await conn.fetch(
         "SELECT e.escalation_id, e.level, e.reason, e.referral_id, e.raised_at, r.resolved_at,"
         " r.reason AS resolution FROM case_escalations e"
@@ -164,7 +164,8 @@ async def erase_case(conn: asyncpg.Connection, case_id: UUID, at: datetime) -> N
     await conn.execute("UPDATE complaints SET description = NULL, reporter = NULL WHERE case_id = $1", case_id)
     await conn.execute("UPDATE observations SET address = NULL, note = NULL, observer = 'erased'"
                        " WHERE case_id = $1", case_id)
-    await conn.execute("UPDATE case_parts SET reason = NULL WHERE case_id = $1", case_id)
+    await conn.execute("UPDATE case_parts SET reason = NULL, partner_note = NULL, response_code = NULL"
+                       " WHERE case_id = $1", case_id)
 
 
 # -- partner parts -------------------------------------------------------------------------
@@ -172,24 +173,33 @@ async def erase_case(conn: asyncpg.Connection, case_id: UUID, at: datetime) -> N
 async def upsert_part(conn: asyncpg.Connection, *, referral_id: UUID, case_id: UUID, partner_id: str,
                       status: PartStatus, rank: int, at: datetime, partner_type: str | None = None,
                       purpose: str | None = None, reason: str | None = None,
-                      respond_by: datetime | None = None) -> None:
+                      respond_by: datetime | None = None, response_kind: str | None = None,
+                      response_code: str | None = None, partner_note: str | None = None) -> None:
     """Record a part's status; a later-stage status is never overwritten by an earlier one."""
     await conn.execute(
         """
         INSERT INTO case_parts AS p (referral_id, case_id, partner_id, partner_type, purpose, status,
-                                     status_rank, reason, respond_by, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                     status_rank, reason, respond_by, updated_at, response_kind, response_code,
+                                     partner_note)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         ON CONFLICT (referral_id) DO UPDATE SET
             partner_type = COALESCE(p.partner_type, EXCLUDED.partner_type),
             purpose      = COALESCE(p.purpose, EXCLUDED.purpose),
             respond_by   = COALESCE(p.respond_by, EXCLUDED.respond_by),
             status       = CASE WHEN EXCLUDED.status_rank >= p.status_rank THEN EXCLUDED.status ELSE p.status END,
             reason       = CASE WHEN EXCLUDED.status_rank >= p.status_rank THEN EXCLUDED.reason ELSE p.reason END,
+            -- the latest response's code (and note) go together; a non-response status keeps them
+            response_kind = CASE WHEN EXCLUDED.response_code IS NOT NULL AND EXCLUDED.status_rank >= p.status_rank
+                                 THEN EXCLUDED.response_kind ELSE p.response_kind END,
+            response_code = CASE WHEN EXCLUDED.response_code IS NOT NULL AND EXCLUDED.status_rank >= p.status_rank
+                                 THEN EXCLUDED.response_code ELSE p.response_code END,
+            partner_note  = CASE WHEN EXCLUDED.response_code IS NOT NULL AND EXCLUDED.status_rank >= p.status_rank
+                                 THEN EXCLUDED.partner_note ELSE p.partner_note END,
             status_rank  = GREATEST(p.status_rank, EXCLUDED.status_rank),
             updated_at   = GREATEST(p.updated_at, EXCLUDED.updated_at)
         """,
         referral_id, case_id, partner_id, partner_type, purpose, status.value, rank,
-        reason, respond_by, at,
+        reason, respond_by, at, response_kind, response_code, partner_note,
     )
 
 

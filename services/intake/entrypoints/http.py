@@ -10,9 +10,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Discriminator, Tag
+from pydantic import BaseModel, Discriminator, Field, Tag, computed_field
 
 from contracts.events.cases import BUURT_CODE
+from contracts.reason_codes import label
 from runtime.auth import Principal, require
 from runtime.http import SaneDate, invalid, moment, service_runtime
 from runtime.service import ServiceRuntime
@@ -60,9 +61,19 @@ class CasePart(BaseModel):
     partner_type: str | None
     purpose: str | None
     status: str
-    reason: str | None
+    reason: str | None = Field(description="samenwijk's own reason (withdrawn, expired, escalated); never a partner's words")
     respond_by: datetime | None
     updated_at: datetime
+    response_kind: str | None = None
+    response_code: str | None = Field(default=None, description="the partner's latest reason code")
+    partner_note: str | None = Field(default=None, description="the partner's own words: only when its agreement "
+                                                                "names the corporation as a recipient")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def response_label(self) -> str | None:
+        """The code in Dutch, e.g. GGZ "in behandeling"."""
+        return label(self.response_kind, self.response_code) if self.response_kind and self.response_code else None
 
 
 class CaseEscalation(BaseModel):

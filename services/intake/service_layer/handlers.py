@@ -176,20 +176,26 @@ async def on_referral_requested(event: ReferralRequested, meta: EventMeta, uow: 
     uow.now_known("referral", event.referral_id)  # an escalation that overtook it applies now
 
 
+def _said(event: ReferralAccepted | ReferralDeclined | ReferralProgressed | ReferralCompleted) -> dict[str, Any]:
+    """What the corporation may know of a partner's response: the code; the partner's own
+    words only when its agreement named the corporation (partners decides, at the source)."""
+    return {"response_kind": event.kind.value, "response_code": event.code, "partner_note": event.text_for_corporation}
+
+
 async def on_referral_accepted(event: ReferralAccepted, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _part(uow, event, PartStatus.ACCEPTED, event.accepted_at, reason=event.note)
+    await _part(uow, event, PartStatus.ACCEPTED, event.accepted_at, **_said(event))
 
 
 async def on_referral_declined(event: ReferralDeclined, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _part(uow, event, PartStatus.DECLINED, event.declined_at, reason=event.reason)
+    await _part(uow, event, PartStatus.DECLINED, event.declined_at, **_said(event))
 
 
 async def on_referral_progressed(event: ReferralProgressed, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _part(uow, event, PartStatus.IN_PROGRESS, event.progressed_at, reason=event.note)
+    await _part(uow, event, PartStatus.IN_PROGRESS, event.progressed_at, **_said(event))
 
 
 async def on_referral_completed(event: ReferralCompleted, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _part(uow, event, PartStatus.COMPLETED, event.completed_at, reason=event.outcome)
+    await _part(uow, event, PartStatus.COMPLETED, event.completed_at, **_said(event))
 
 
 async def on_referral_withdrawn(event: ReferralWithdrawn, meta: EventMeta, uow: UnitOfWork) -> None:

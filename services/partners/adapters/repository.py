@@ -22,9 +22,10 @@ async def add_partner_if_new(conn: asyncpg.Connection, p: PartnerSeed, now: date
 async def add_agreement_if_new(conn: asyncpg.Connection, partner_id: str, a: AgreementSeed, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO agreements (agreement_id, partner_id, purposes, fields, legal_basis, valid_from, valid_until,"
-        " revoked, revision, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)"
+        " revoked, free_text_recipients, revision, changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, 1, $9)"
         " ON CONFLICT (agreement_id) DO NOTHING",
-        a.agreement_id, partner_id, a.purposes, a.fields, a.legal_basis, a.valid_from, a.valid_until, a.revoked, now)
+        a.agreement_id, partner_id, a.purposes, a.fields, a.legal_basis, a.valid_from, a.valid_until, a.revoked, now,
+        [r.value for r in a.free_text_recipients])
 
 
 async def upsert_partner(conn: asyncpg.Connection, p: PartnerSeed, now: datetime) -> asyncpg.Record:
@@ -41,21 +42,23 @@ async def upsert_agreement(conn: asyncpg.Connection, partner_id: str, a: Agreeme
     return await conn.fetchrow(
         """
         INSERT INTO agreements AS cur (agreement_id, partner_id, purposes, fields, legal_basis, valid_from,
-                                       valid_until, revoked, revision, changed_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)
+                                       valid_until, revoked, free_text_recipients, revision, changed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, 1, $9)
         ON CONFLICT (agreement_id) DO UPDATE SET
             purposes = EXCLUDED.purposes, fields = EXCLUDED.fields, legal_basis = EXCLUDED.legal_basis,
             valid_from = EXCLUDED.valid_from, valid_until = EXCLUDED.valid_until, revoked = EXCLUDED.revoked,
+            free_text_recipients = EXCLUDED.free_text_recipients,
             revision = cur.revision + 1, changed_at = EXCLUDED.changed_at
         WHERE cur.partner_id = EXCLUDED.partner_id
-          AND (cur.purposes, cur.fields, cur.legal_basis, cur.valid_from, cur.valid_until, cur.revoked)
+          AND (cur.purposes, cur.fields, cur.legal_basis, cur.valid_from, cur.valid_until, cur.revoked,
+               cur.free_text_recipients)
               IS DISTINCT FROM
               (EXCLUDED.purposes, EXCLUDED.fields, EXCLUDED.legal_basis, EXCLUDED.valid_from,
-               EXCLUDED.valid_until, EXCLUDED.revoked)
+               EXCLUDED.valid_until, EXCLUDED.revoked, EXCLUDED.free_text_recipients)
         RETURNING *
         """,
         a.agreement_id, partner_id, a.purposes, a.fields, a.legal_basis, a.valid_from, a.valid_until,
-        a.revoked, now)
+        a.revoked, now, [r.value for r in a.free_text_recipients])
 
 
 async def revoke_agreement(conn: asyncpg.Connection, agreement_id: str, now: datetime) -> asyncpg.Record | None:
@@ -120,15 +123,20 @@ async def get_referral(conn: asyncpg.Connection, referral_id: UUID, *, for_updat
     return await conn.fetchrow(f"SELECT * FROM referrals WHERE referral_id = $1{lock}", referral_id)
 
 
-async def record_response(conn: asyncpg.Connection, referral_id: UUID, status: ReferralStatus, *,
-                          response: str | None = None, progress_note: str | None = None,
-                          outcome: str | None = None, now: datetime) -> asyncpg.Record:
+async def record_response(conn: asyncpg.Connection, referral_id: UUID, status: ReferralStatus, kind: str,
+                          code: str, text: str | None, now: datetime) -> asyncpg.Record:
+    """Store the response's code and the partner's text (the text is for the partner and the
+    recipients its agreement names; erased with the case)."""
     return await conn.fetchrow(
-        "UPDATE referrals SET status = $2, response = COALESCE($3, response),"
-        " progress = CASE WHEN $4::text IS NULL THEN progress"
-        "   ELSE progress || jsonb_build_array(jsonb_build_object('note', $4::text, 'at', $6::timestamptz)) END,"
-        " outcome = COALESCE($5, outcome), updated_at = $6 WHERE referral_id = $1 RETURNING *",
-        referral_id, status.value, response, progress_note, outcome, now)
+        "UPDATE referrals SET status = $2,"
+        " response_code = CASE WHEN $3 IN ('accept', 'decline') THEN $4 ELSE response_code END,"
+        " response = CASE WHEN $3 IN ('accept', 'decline') THEN $5 ELSE response END,"
+        " progress = CASE WHEN $3 = 'progress' THEN progress || jsonb_build_array(jsonb_build_object("
+        "   'code', $4::text, 'note', $5::text, 'at', $6::timestamptz)) ELSE progress END,"
+        " outcome_code = CASE WHEN $3 = 'complete' THEN $4 ELSE outcome_code END,"
+        " outcome = CASE WHEN $3 = 'complete' THEN $5 ELSE outcome END,"
+        " updated_at = $6 WHERE referral_id = $1 RETURNING *",
+        referral_id, status.value, kind, code, text, now)
 
 
 async def hold_referral(conn: asyncpg.Connection, referral_id: UUID, reason: str, now: datetime) -> None:
@@ -160,7 +168,8 @@ async def erase_case(conn: asyncpg.Connection, case_id: UUID) -> list[asyncpg.Re
                        " status = CASE WHEN status IN ('pending', 'dead', 'held') THEN 'erased' ELSE status END"
                        " WHERE case_id = $1", case_id)
     return await conn.fetch(
-        "UPDATE referrals SET payload = NULL, response = NULL, outcome = NULL, progress = '[]'::jsonb"
+        "UPDATE referrals SET payload = NULL, response = NULL, outcome = NULL, progress = '[]'::jsonb,"
+        " response_code = NULL, outcome_code = NULL"
         " WHERE case_id = $1 RETURNING referral_id, partner_id, purpose, legal_basis", case_id)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from contracts.events import SHAREABLE_FIELDS, PartnerType
 from contracts.events.common import PartnerId
+from contracts.reason_codes import ResponseKind, TextRecipient
 from contracts.topics import Topics
 
 
@@ -26,6 +27,8 @@ class AgreementSeed(BaseModel):
     valid_from: date
     valid_until: date | None = None
     revoked: bool = False
+    # Who the partner's free text may reach besides the partner itself; default nobody.
+    free_text_recipients: list[TextRecipient] = []
 
     @field_validator("valid_from", "valid_until")
     @classmethod
@@ -76,12 +79,13 @@ class ReferralStatus(StrEnum):
     COMPLETED = "completed"
 
 
-class Response(StrEnum):
-    """What a partner can say about a referral (HTTP or its responses topic)."""
-    ACCEPT = "accept"
-    DECLINE = "decline"
-    PROGRESS = "progress"
-    COMPLETE = "complete"
+# What a partner can say about a referral (HTTP or its responses topic).
+Response = ResponseKind
+
+
+def text_shared_with(recipients: list[str] | None, recipient: TextRecipient | str) -> bool:
+    """Whether the agreement lets the partner's free text reach `recipient` (default: no)."""
+    return recipient in (recipients or ())
 
 
 class IllegalTransition(Exception):

@@ -53,6 +53,7 @@ class AgreementView(BaseModel):
     valid_from: date
     valid_until: date | None
     revoked: bool
+    free_text_recipients: list[str] = []
     revision: int
     changed_at: datetime
 

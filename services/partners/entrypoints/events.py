@@ -42,34 +42,35 @@ def _partner_of(topic: str) -> Principal:
     return Principal(partner_id, "partner", frozenset())
 
 
-async def _respond(meta: EventMeta, referral_id: UUID, response: Response, text: str | None, uow: UnitOfWork) -> None:
+async def _respond(meta: EventMeta, referral_id: UUID, response: Response, code: str, text: str | None,
+                   uow: UnitOfWork) -> None:
     partner = _partner_of(meta.topic)
     try:
-        await handlers.respond(referral_id, partner, response, text, uow)
+        await handlers.respond(referral_id, partner, response, code, text, uow)
     except handlers.ReferralNotFound:
         raise Rejected(f"no referral {referral_id} for partner {partner.organisation_id}") from None
-    except IllegalTransition as exc:
+    except (IllegalTransition, ValueError) as exc:
         raise Rejected(str(exc)) from None
 
 
 @responses.on(AcceptReferral)
 async def accept(command: AcceptReferral, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _respond(meta, command.referral_id, Response.ACCEPT, command.note, uow)
+    await _respond(meta, command.referral_id, Response.ACCEPT, command.code, command.note, uow)
 
 
 @responses.on(DeclineReferral)
 async def decline(command: DeclineReferral, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _respond(meta, command.referral_id, Response.DECLINE, command.reason, uow)
+    await _respond(meta, command.referral_id, Response.DECLINE, command.code, command.reason, uow)
 
 
 @responses.on(ReportProgress)
 async def progress(command: ReportProgress, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _respond(meta, command.referral_id, Response.PROGRESS, command.note, uow)
+    await _respond(meta, command.referral_id, Response.PROGRESS, command.code, command.note, uow)
 
 
 @responses.on(CompleteReferral)
 async def complete(command: CompleteReferral, meta: EventMeta, uow: UnitOfWork) -> None:
-    await _respond(meta, command.referral_id, Response.COMPLETE, command.outcome, uow)
+    await _respond(meta, command.referral_id, Response.COMPLETE, command.code, command.outcome, uow)
 
 
 ROUTERS = [referrals, cases, responses]

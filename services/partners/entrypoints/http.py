@@ -1,11 +1,13 @@
 """The partner-facing API: a partner's own referrals and its responses; the processing log."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contracts.reason_codes import check_code, code_schema
 
 from runtime.auth import Principal, principal, require
 from runtime.http import invalid, moment, service_runtime
@@ -19,7 +21,8 @@ partner = require("partner")
 
 
 class Progress(BaseModel):
-    note: str
+    code: str | None = None
+    note: str | None
     at: datetime
 
 
@@ -32,31 +35,60 @@ class Referral(BaseModel):
     status: str
     hold_reason: str | None = None
     payload: dict[str, Any] | None = Field(description="the referral as delivered (minimised); none while held or after erasure")
-    response: str | None = Field(default=None, description="accept note or decline reason")
+    response_code: str | None = Field(default=None, description="accept or decline code")
+    response: str | None = Field(default=None, description="your accept note or decline reason (free text)")
     progress: list[Progress] = []
+    outcome_code: str | None = None
     outcome: str | None = None
     requested_at: datetime
     updated_at: datetime
 
 
-class Accept(BaseModel):
+FREE_TEXT = ("your own words: kept for you, and shared only with the recipients your agreement names "
+             "(free_text_recipients; default nobody) — the corporation and other partners see the code")
+
+
+class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: str | None = Field(default=None, max_length=2000)
+    kind: ClassVar[PartnerResponse]
+    text_field: ClassVar[str]  # where this kind keeps the free text
+    code: str
+
+    @field_validator("code")
+    @classmethod
+    def _known(cls, code: str) -> str:
+        return check_code(cls.kind, code)
+
+    def text(self) -> str | None:
+        return getattr(self, self.text_field)
 
 
-class Decline(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=2000)
+class Accept(_Answer):
+    kind = PartnerResponse.ACCEPT
+    code: str = Field(default="aangenomen", json_schema_extra=code_schema(PartnerResponse.ACCEPT))
+    note: str | None = Field(default=None, max_length=2000, description=FREE_TEXT)
+    text_field = "note"
 
 
-class ProgressNote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    note: str = Field(min_length=1, max_length=2000)
+class Decline(_Answer):
+    kind = PartnerResponse.DECLINE
+    code: str = Field(json_schema_extra=code_schema(PartnerResponse.DECLINE))
+    reason: str | None = Field(default=None, min_length=1, max_length=2000, description=FREE_TEXT)
+    text_field = "reason"
 
 
-class Complete(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    outcome: str = Field(min_length=1, max_length=2000)
+class ProgressNote(_Answer):
+    kind = PartnerResponse.PROGRESS
+    code: str = Field(json_schema_extra=code_schema(PartnerResponse.PROGRESS))
+    note: str | None = Field(default=None, min_length=1, max_length=2000, description=FREE_TEXT)
+    text_field = "note"
+
+
+class Complete(_Answer):
+    kind = PartnerResponse.COMPLETE
+    code: str = Field(json_schema_extra=code_schema(PartnerResponse.COMPLETE))
+    outcome: str | None = Field(default=None, min_length=1, max_length=2000, description=FREE_TEXT)
+    text_field = "outcome"
 
 
 def _cursor(value: str | None) -> tuple[datetime, UUID] | None:
@@ -99,11 +131,11 @@ async def get_referral(referral_id: UUID, who: Principal = Depends(partner),
     return found
 
 
-async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, response: PartnerResponse,
-                   text: str | None) -> dict[str, Any]:
+async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, answer: _Answer) -> dict[str, Any]:
+    response = answer.kind
     try:
         async with rt.unit_of_work() as uow:
-            return await handlers.respond(referral_id, who, response, text, uow)
+            return await handlers.respond(referral_id, who, response, answer.code, answer.text(), uow)
     except handlers.ReferralNotFound:
         async with rt.unit_of_work() as uow:  # log the attempt on someone else's referral
             await handlers.read_referral(referral_id, who, uow, action=f"referral.{response.value}")
@@ -115,25 +147,25 @@ async def _respond(rt: ServiceRuntime, referral_id: UUID, who: Principal, respon
 @router.post("/referrals/{referral_id}/accept", response_model=Referral)
 async def accept(referral_id: UUID, body: Accept | None = None, who: Principal = Depends(partner),
                  rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    return await _respond(rt, referral_id, who, PartnerResponse.ACCEPT, body.note if body else None)
+    return await _respond(rt, referral_id, who, body or Accept())
 
 
 @router.post("/referrals/{referral_id}/decline", response_model=Referral)
 async def decline(referral_id: UUID, body: Decline, who: Principal = Depends(partner),
                   rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    return await _respond(rt, referral_id, who, PartnerResponse.DECLINE, body.reason)
+    return await _respond(rt, referral_id, who, body)
 
 
 @router.post("/referrals/{referral_id}/progress", response_model=Referral)
 async def progress(referral_id: UUID, body: ProgressNote, who: Principal = Depends(partner),
                    rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    return await _respond(rt, referral_id, who, PartnerResponse.PROGRESS, body.note)
+    return await _respond(rt, referral_id, who, body)
 
 
 @router.post("/referrals/{referral_id}/complete", response_model=Referral)
 async def complete(referral_id: UUID, body: Complete, who: Principal = Depends(partner),
                    rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
-    return await _respond(rt, referral_id, who, PartnerResponse.COMPLETE, body.outcome)
+    return await _respond(rt, referral_id, who, body)
 
 
 class ProcessingLogEntry(BaseModel):

@@ -20,6 +20,7 @@ from contracts.events import (
     ReferralProgressed,
     ReferralRequested,
 )
+from contracts.reason_codes import TextRecipient, check_code
 from contracts.topics import Topics
 from runtime.auth import Principal
 from runtime.consumer import EventMeta
@@ -33,6 +34,7 @@ from services.partners.domain.model import (
     IllegalTransition,
     Response,
     decide,
+    text_shared_with,
 )
 
 
@@ -58,7 +60,7 @@ def _agreement_event(row: asyncpg.Record) -> AgreementChanged:
         agreement_id=row["agreement_id"], partner_id=row["partner_id"], purposes=row["purposes"],
         fields=row["fields"], legal_basis=row["legal_basis"], valid_from=row["valid_from"],
         valid_until=row["valid_until"], revoked=row["revoked"], revision=row["revision"],
-        changed_at=row["changed_at"])
+        changed_at=row["changed_at"], free_text_recipients=row["free_text_recipients"])
 
 
 async def seed_and_announce(registry: Registry, uow: UnitOfWork) -> list[str]:
@@ -181,9 +183,31 @@ async def release_referral(referral_id: UUID, uow: UnitOfWork) -> dict[str, Any]
 
 
 async def on_escalation_raised(event: EscalationRaised, meta: EventMeta, uow: UnitOfWork) -> None:
-    if event.owner_partner_id:
-        uow.publish(event, Topics.partner_inbox(event.owner_partner_id))
-        await _send_webhook(uow, event, event.owner_partner_id, event.case_id, referral_id=event.referral_id)
+    """The owner's inbox gets the escalation with codes; the responding partner's free text
+    only when that partner's agreement names this escalation level as a recipient."""
+    if not event.owner_partner_id:
+        return
+    delivered = event.model_copy(update={"response_text": None})
+    row = await repository.get_referral(uow.conn, event.referral_id) if event.referral_id else None
+    if row is not None and row["partner_id"] != event.owner_partner_id and event.response_code:
+        agreement = await repository.current_agreement(uow.conn, row["partner_id"], row["purpose"],
+                                                       datetime.now(UTC).date())
+        text = row["response"] if row["response_code"] == event.response_code else None
+        shared = text is not None and agreement is not None and \
+            text_shared_with(agreement["free_text_recipients"], event.level)
+        if shared:
+            delivered = delivered.model_copy(update={"response_text": text})
+        _log_share(uow, row, event.owner_partner_id, "escalation", with_text=shared)
+    uow.publish(delivered, Topics.partner_inbox(event.owner_partner_id))
+    await _send_webhook(uow, delivered, event.owner_partner_id, event.case_id, referral_id=event.referral_id)
+
+
+def _log_share(uow: UnitOfWork, row: Any, recipient: str, via: str, *, with_text: bool) -> None:
+    """A partner's response shared back (processing log): the code always, the text when agreed."""
+    uow.log_access(AccessRecord(
+        action=f"response.share.{via}{'.text' if with_text else ''}", outcome="allowed",
+        organisation_id=recipient, case_id=row["case_id"], referral_id=row["referral_id"],
+        purpose=row["purpose"], legal_basis=row["legal_basis"]))
 
 
 async def on_case_opened(event: CaseOpened, meta: EventMeta, uow: UnitOfWork) -> None:
@@ -259,43 +283,48 @@ async def list_referrals(partner: Principal, uow: UnitOfWork, *, status: str | N
     return views
 
 
-def _same_as_last(row: asyncpg.Record, response: Response, text: str | None) -> bool:
+def _same_as_last(row: asyncpg.Record, response: Response, code: str, text: str | None) -> bool:
     match response:
         case Response.PROGRESS:
-            return bool(row["progress"]) and row["progress"][-1]["note"] == text
+            last = row["progress"][-1] if row["progress"] else None
+            return last is not None and last.get("code") == code and last["note"] == text
         case Response.COMPLETE:
-            return row["outcome"] == text
+            return row["outcome_code"] == code and row["outcome"] == text
         case _:
-            return row["response"] == text
+            return row["response_code"] == code and row["response"] == text
 
 
-async def respond(referral_id: UUID, partner: Principal, response: Response, text: str | None,
+_EVENTS = {Response.ACCEPT: (ReferralAccepted, "accepted_at"), Response.DECLINE: (ReferralDeclined, "declined_at"),
+           Response.PROGRESS: (ReferralProgressed, "progressed_at"),
+           Response.COMPLETE: (ReferralCompleted, "completed_at")}
+
+
+async def respond(referral_id: UUID, partner: Principal, response: Response, code: str, text: str | None,
                   uow: UnitOfWork) -> dict[str, Any]:
-    """Accept, decline, report progress or complete. Raises ReferralNotFound (also for another
-    partner's referral) or IllegalTransition with the reason."""
+    """Accept, decline, report progress or complete, with a reason code and optional free
+    text. What goes back to the corporation and referral is the code; the text only when the
+    partner's agreement names the corporation. Raises ReferralNotFound (also for another
+    partner's referral), IllegalTransition with the reason, or ValueError for an unknown code."""
+    check_code(response, code)
     row = await repository.get_referral(uow.conn, referral_id, for_update=True)
     if row is None or row["partner_id"] != partner.organisation_id:
         raise ReferralNotFound(referral_id)
-    status = decide(ReferralStatus(row["status"]), response, _same_as_last(row, response, text))
+    status = decide(ReferralStatus(row["status"]), response, _same_as_last(row, response, code, text))
     uow.log_access(_access(f"referral.{response.value}", "allowed", partner, row, referral_id))
     allowed = await _allowed_now(partner, uow)
     if status is None:
         return partner_view(row, allowed)  # the same response again: already applied
     now = datetime.now(UTC)
-    ids = {"referral_id": referral_id, "case_id": row["case_id"], "partner_id": partner.organisation_id}
-    match response:
-        case Response.ACCEPT:
-            row = await repository.record_response(uow.conn, referral_id, status, response=text, now=now)
-            uow.publish(ReferralAccepted(**ids, note=text, accepted_at=now), Topics.PARTNERS)
-        case Response.DECLINE:
-            row = await repository.record_response(uow.conn, referral_id, status, response=text, now=now)
-            uow.publish(ReferralDeclined(**ids, reason=text or "", declined_at=now), Topics.PARTNERS)
-        case Response.PROGRESS:
-            row = await repository.record_response(uow.conn, referral_id, status, progress_note=text, now=now)
-            uow.publish(ReferralProgressed(**ids, note=text or "", progressed_at=now), Topics.PARTNERS)
-        case Response.COMPLETE:
-            row = await repository.record_response(uow.conn, referral_id, status, outcome=text, now=now)
-            uow.publish(ReferralCompleted(**ids, outcome=text or "", completed_at=now), Topics.PARTNERS)
+    row = await repository.record_response(uow.conn, referral_id, status, response.value, code, text, now)
+    agreement = await repository.current_agreement(uow.conn, row["partner_id"], row["purpose"], now.date())
+    to_corporation = text is not None and agreement is not None and \
+        text_shared_with(agreement["free_text_recipients"], TextRecipient.CORPORATION)
+    model, at = _EVENTS[response]
+    uow.publish(model(referral_id=referral_id, case_id=row["case_id"], partner_id=partner.organisation_id,
+                      code=code, text_for_corporation=text if to_corporation else None, **{at: now}),
+                Topics.PARTNERS)
+    corporation = await repository.case_owner(uow.conn, row["case_id"]) or "corporation-of-the-case"
+    _log_share(uow, row, corporation, "corporation", with_text=to_corporation)
     return partner_view(row, allowed)
 
 

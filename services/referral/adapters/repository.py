@@ -136,15 +136,15 @@ async def add_escalation(conn: asyncpg.Connection, e: EscalationRaised, ladder: 
                          step: int | None = None) -> None:
     await conn.execute(
         "INSERT INTO escalations (escalation_id, case_id, level, reason, referral_id, raised_at, ladder, step,"
-        " owner_partner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        " owner_partner_id, reason_code, response_code) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         e.escalation_id, e.case_id, e.level, e.reason, e.referral_id, e.raised_at, ladder, step,
-        e.owner_partner_id)
+        e.owner_partner_id, e.reason_code, e.response_code)
 
 
 async def get_escalation(conn: asyncpg.Connection, escalation_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT escalation_id, case_id, level, referral_id, ladder, step, owner_partner_id, resolved_at"
-        " FROM escalations WHERE escalation_id = $1 FOR UPDATE", escalation_id)
+        "SELECT escalation_id, case_id, level, referral_id, ladder, step, owner_partner_id, resolved_at,"
+        " response_code FROM escalations WHERE escalation_id = $1 FOR UPDATE", escalation_id)
 
 
 async def open_escalations(conn: asyncpg.Connection, case_id: UUID,
@@ -156,7 +156,8 @@ async def open_escalations(conn: asyncpg.Connection, case_id: UUID,
 
 async def repeat_escalation_exists(conn: asyncpg.Connection, case_id: UUID) -> bool:
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM escalations WHERE case_id = $1"
-                               " AND reason LIKE 'repeat threshold%')", case_id)
+                               " AND (reason_code = 'herhaalde_meldingen' OR reason LIKE 'repeat threshold%'))",
+                               case_id)
 
 
 async def resolve_escalation(conn: asyncpg.Connection, escalation_id: UUID, at: datetime) -> None:

@@ -28,6 +28,7 @@ from contracts.events import (
     ReferralRequested,
     ReferralWithdrawn,
 )
+from contracts.reason_codes import ResponseKind, label
 from contracts.topics import Topics
 from runtime.consumer import EventMeta, NotYetKnown
 from runtime.metrics import DEADLINE_BREACHES
@@ -83,14 +84,15 @@ async def on_case_opened(event: CaseOpened, meta: EventMeta, uow: UnitOfWork, *,
     ladder = _ladder(ctx, region, event.category)
     if not routes:
         await _escalate(uow, event.case_id, region, nobody_to_take_it(ladder),
-                        f"no routing rule for {event.category} in {region}", now)
+                        f"no routing rule for {event.category} in {region}", now, reason_code="geen_regel")
         return
     for rule_name, route in routes:
         partners, fields = await _partners_for(uow.conn, route, region, now)
         candidate = next_candidate(route, partners, tried=set())
         if candidate is None:
             reason = f"no {route.partner_type.value} partner with a valid agreement for {route.purpose} in {region}"
-            await _escalate(uow, event.case_id, region, nobody_to_take_it(ladder), reason, now)
+            await _escalate(uow, event.case_id, region, nobody_to_take_it(ladder), reason, now,
+                            reason_code="geen_partner")
             continue
         await _refer(uow, event, rule_name, route, candidate, fields[candidate.partner_id], now)
 
@@ -135,7 +137,8 @@ async def _refer(uow: UnitOfWork, case: CaseOpened, rule_name: str, route: Route
 
 
 async def _escalate(uow: UnitOfWork, case_id: UUID, region: str, rung: Rung, reason: str, now: datetime, *,
-                    referral_id: UUID | None = None, partner_id: str | None = None) -> EscalationRaised:
+                    reason_code: str, referral_id: UUID | None = None, partner_id: str | None = None,
+                    response_code: str | None = None) -> EscalationRaised:
     """Move the case up to `rung`; if the step has a time limit, a ladder timer takes it further."""
     step = rung.step
     owner = partner_id
@@ -144,7 +147,8 @@ async def _escalate(uow: UnitOfWork, case_id: UUID, region: str, rung: Rung, rea
                                                 step.owner.purpose, now.date())
         owner = owners[0]["partner_id"] if owners else None
     escalation = EscalationRaised(escalation_id=uuid4(), case_id=case_id, level=step.level, reason=reason,
-                                  owner_partner_id=owner, referral_id=referral_id, raised_at=now)
+                                  owner_partner_id=owner, referral_id=referral_id, raised_at=now,
+                                  reason_code=reason_code, response_code=response_code)
     await repository.add_escalation(uow.conn, escalation, rung.ladder.name, rung.index)
     uow.publish(escalation, Topics.REFERRALS)
     if step.next_after is not None:
@@ -186,7 +190,7 @@ async def on_complaint_received(event: ComplaintReceived, meta: EventMeta, uow: 
     if rung is None or await repository.repeat_escalation_exists(uow.conn, event.case_id):
         return
     reason = f"repeat threshold: complaint {event.repeat_count} about this address ({event.category})"
-    await _escalate(uow, event.case_id, case["region"], rung, reason, now)
+    await _escalate(uow, event.case_id, case["region"], rung, reason, now, reason_code="herhaalde_meldingen")
 
 
 async def fire_due_timers(uow: UnitOfWork, ctx: Context, limit: int = 100) -> int:
@@ -219,7 +223,7 @@ async def _fire(uow: UnitOfWork, ctx: Context, timer: asyncpg.Record, now: datet
         return  # already on the ladder for this referral; the ladder timer takes it further
     reason = f"{deadline} deadline of {referral['partner_id']} passed at {timer['due_at'].isoformat()}"
     rung = missed_deadline(_ladder(ctx, case["region"], case["category"]))
-    await _escalate(uow, case["case_id"], case["region"], rung, reason, now,
+    await _escalate(uow, case["case_id"], case["region"], rung, reason, now, reason_code="termijn_verstreken",
                     referral_id=referral["referral_id"], partner_id=referral["partner_id"])
 
 
@@ -237,8 +241,9 @@ async def _climb(uow: UnitOfWork, ctx: Context, case: asyncpg.Record, escalation
     uow.publish(EscalationResolved(escalation_id=escalation_id, case_id=case["case_id"],
                                    reason=f"moved up to {above.step.level}", resolved_at=now), Topics.REFERRALS)
     reason = f"no resolution at {escalation['level']} in time"
-    await _escalate(uow, case["case_id"], case["region"], above, reason, now, referral_id=escalation["referral_id"],
-                    partner_id=escalation["owner_partner_id"])
+    await _escalate(uow, case["case_id"], case["region"], above, reason, now, reason_code="niet_opgelost_op_niveau",
+                    referral_id=escalation["referral_id"], partner_id=escalation["owner_partner_id"],
+                    response_code=escalation["response_code"])
 
 
 # -- partners' answers ---------------------------------------------------------------------------
@@ -296,9 +301,12 @@ async def on_referral_declined(event: ReferralDeclined, meta: EventMeta, uow: Un
             opened = CaseOpened.model_validate(case["opened"])
             await _refer(uow, opened, referral["rule_name"], route, candidate, fields[candidate.partner_id], now)
             return
-    reason = f"{event.partner_id} declined ({event.reason}); no alternative partner"
+    # Codes only: the partner's own words are not referral's to pass on (partners adds them
+    # to the owner's inbox copy when the partner's agreement names that level).
+    reason = f"{event.partner_id}: {label(ResponseKind.DECLINE, event.code)}; no alternative partner"
     await _escalate(uow, event.case_id, region, nobody_to_take_it(_ladder(ctx, region, case["category"])), reason,
-                    now, referral_id=event.referral_id)
+                    now, reason_code="afgewezen_geen_alternatief", referral_id=event.referral_id,
+                    response_code=event.code)
 
 
 # -- the case's life ------------------------------------------------------------------------
