@@ -11,4 +11,8 @@ class ReportingSettings(ServiceSettings):
     reference_file: Path = Path(__file__).parent / "reference" / "GM0363.yaml"
     # Key of the building hash (location_key); rotate it and old keys no longer match.
     location_key_secret: SecretStr = SecretStr("dev-only-location-key-change-me")
+    # Key of the record keys behind the disclosure control (domain/disclosure.py). Keep it
+    # secret and stable: with it one could undo the rounding, and a new key republishes every
+    # figure with fresh draws (two draws of one cell narrow it down).
+    disclosure_key: SecretStr = SecretStr("dev-only-disclosure-key-change-me")
     signal_interval_seconds: float = 60.0

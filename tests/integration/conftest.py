@@ -1,19 +1,11 @@
-"""Integration tests run against a real Kafka-protocol broker and real PostgreSQL, both
-started here on free ports, with the four services as separate processes.
-
-Every integration test runs twice: on Tansu (memory only, the quick default) and on a
-3-node Apache Kafka KRaft cluster (RF 3, min ISR 2). One stack per broker per session;
-pytest orders the tests so that only one of the two runs at a time. Without Java or the
-Kafka jars the Kafka tier is skipped with the reason printed in the header and the skip
-summary. SAMENWIJK_TEST_BROKERS=tansu (or kafka) runs one tier only, for quick runs."""
+"""Helpers of the tests against the real stack. The stack fixture itself (one per broker per
+session, Tansu and Apache Kafka) is in tests/conftest.py, shared with tests/security."""
 
 import asyncio
 import json
-import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,57 +15,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from contracts.envelope import CONTENT_TYPE
 from samenwijk_dev import demo
-from samenwijk_dev.kafka import KAFKA_VERSION, unavailable_reason
-from samenwijk_dev.stack import BROKERS, Stack
+from samenwijk_dev.stack import Stack
 
 pytestmark = pytest.mark.integration
-
-
-def chosen_brokers() -> tuple[str, ...]:
-    chosen = os.environ.get("SAMENWIJK_TEST_BROKERS")
-    return tuple(b.strip() for b in chosen.split(",") if b.strip() in BROKERS) if chosen else BROKERS
-
-
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    reason = unavailable_reason() if "kafka" in chosen_brokers() else "not chosen (SAMENWIJK_TEST_BROKERS)"
-    kafka = f"Apache Kafka {KAFKA_VERSION}, 3 KRaft nodes" if reason is None else f"SKIPPED: {reason}"
-    return [f"integration brokers: {', '.join(chosen_brokers())}; kafka tier: {kafka}"]
-
-
-@pytest.fixture(scope="session", params=chosen_brokers())
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    broker: str = request.param
-    if broker == "kafka" and (reason := unavailable_reason()):
-        pytest.skip(f"Apache Kafka tier skipped: {reason}")
-    run_dir: Path = tmp_path_factory.mktemp(f"stack-{broker}")
-    s = Stack.ephemeral(run_dir, broker_kind=broker)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
-        s.postgres.destroy()
 
 
 def only_on(stack: Stack, broker: str, reason: str) -> None:
     """A test that is genuinely about one broker says which and why."""
     if stack.broker.kind != broker:
         pytest.skip(f"{broker} only: {reason}")
-
-
-@pytest.fixture(scope="session")
-def tokens(stack: Stack) -> dict[str, str]:
-    return demo.dev_tokens(stack.jwt_secret)
-
-
-@pytest.fixture(scope="session")
-def routing_ready(stack: Stack, tokens: dict[str, str]) -> None:
-    """Referral has learnt every partner's agreement from partners' events."""
-    def ready() -> bool:
-        r = httpx.get(stack.url("referral") + "/v1/routing/partners", headers=auth(tokens[demo.ADMIN]))
-        return r.status_code == 200 and sum(len(p["agreements"]) for p in r.json()) >= len(demo.PARTNERS)
-
-    wait_for(ready, 30, "routing to know the partners")
 
 
 def auth(token: str) -> dict[str, str]:

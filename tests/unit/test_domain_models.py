@@ -20,7 +20,6 @@ from services.partners.domain.model import (
     check_response,
     load_registry,
 )
-from services.reporting.domain.model import suppressed
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PARTNERS = REPO / "services" / "partners" / "seed" / "demo-partners.yaml"
@@ -237,20 +236,3 @@ def test_shipped_police_agreements_never_include_care_details() -> None:
     for partner in police:
         for a in partner.agreements:
             assert "care_signal" not in a.fields
-
-
-# -- reporting -----------------------------------------------------------------------------
-
-
-def test_zero_is_shown_as_zero() -> None:
-    assert suppressed(0) == 0
-
-
-@pytest.mark.parametrize("count", [1, 2, 3, 4])
-def test_counts_below_five_are_suppressed(count: int) -> None:
-    assert suppressed(count) == "<5"
-
-
-@pytest.mark.parametrize("count", [5, 6, 120])
-def test_counts_of_five_or_more_are_shown(count: int) -> None:
-    assert suppressed(count) == count

@@ -1,5 +1,8 @@
-"""Reporting's rules: small counts are suppressed, places are pseudonymised, and when a
-pattern in the figures is a signal worth telling people about."""
+"""Reporting's rules: when a pattern in the figures is a signal worth telling people about.
+
+Every count these functions get is already protected (domain/disclosure.py): a signal's
+conditions and evidence are judged on published values, so that a signal appearing or
+not tells no more than the figures themselves."""
 
 import hashlib
 import hmac
@@ -7,14 +10,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts.events import Address
-
-SUPPRESS_BELOW = 5
-
-
-def suppressed(count: int) -> int | str:
-    """A count below 5 could point at a household: show it as "<5"."""
-    return "<5" if 0 < count < SUPPRESS_BELOW else count
-
 
 def location_key(address: Address, secret: bytes) -> str:
     """A keyed hash of the building (postcode + huisnummer): repeats at one building can be
@@ -42,7 +37,7 @@ class Finding:
         return f"{self.kind}/{self.scope}/{self.period_end.isoformat()}"
 
 
-# Thresholds: every count a signal shows is ≥ 5, so signals never need suppression.
+# Thresholds on protected counts (multiples of 5).
 HOTSPOT_MIN_COMPLAINTS = 5
 HOTSPOT_MIN_FAMILIES = 2
 STUCK_MIN_CASES = 5
@@ -68,7 +63,7 @@ def stuck(buurt: str, category: str, median_days: float, cases: int, usual_media
     if ratio < STUCK_RATIO:
         return None
     return Finding("stuck", f"{buurt}/{category}", buurt, start, end,
-                   {"median_days": round(median_days, 1), "usual_median_days": round(usual_median_days, 1),
+                   {"median_days": round(median_days), "usual_median_days": round(usual_median_days),
                     "cases": cases, "ratio": round(ratio, 1)},
                    f"{category} in {buurt} duurt {ratio:.1f}x langer dan gewoonlijk")
 
@@ -76,12 +71,12 @@ def stuck(buurt: str, category: str, median_days: float, cases: int, usual_media
 def silent_decline(buurt: str, observations_now: int, observations_before: int, complaints_now: int,
                    complaints_before: int, start: date, end: date) -> Finding | None:
     rising = observations_now >= SILENT_MIN_OBSERVATIONS and observations_now >= SILENT_RISE * max(1, observations_before)
-    quiet = complaints_now <= complaints_before or complaints_now < SUPPRESS_BELOW
+    quiet = complaints_now <= complaints_before
     if not (rising and quiet):
         return None
     return Finding("silent_decline", buurt, buurt, start, end,
-                   {"observations": observations_now, "observations_before": suppressed(observations_before),
-                    "complaints": suppressed(complaints_now), "complaints_before": suppressed(complaints_before)},
+                   {"observations": observations_now, "observations_before": observations_before,
+                    "complaints": complaints_now, "complaints_before": complaints_before},
                    f"verwaarlozing neemt toe in {buurt} terwijl er weinig wordt geklaagd")
 
 

@@ -1,6 +1,6 @@
 """The dashboard: one server-rendered page with inline SVG charts (no scripts, no CDN).
 
-The same suppressed figures as the JSON API. A browser signs in once with an admin,
+The same protected figures as the JSON API (multiples of 5, scoped per organisation). A browser signs in once with an admin,
 corporation or partner token (kept in an HttpOnly cookie).
 """
 
@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from runtime.auth import Principal, principal
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
+from services.reporting.domain.access import Reader
 from services.reporting.service_layer import handlers
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -49,19 +50,20 @@ async def dashboard(request: Request, wijk: str | None = None, category: str | N
         return HTMLResponse(_page("Aanmelden", _LOGIN))  # a page, not an API: 200 with the sign-in form
     wijk, category = wijk or None, category or None
     reference = request.app.state.reference
+    d, reader = request.app.state.disclosure, Reader.of(who)
     async with rt.pool.acquire() as conn:
-        cases = await handlers.case_figures(conn, wijk, category, None)
-        hours = await handlers.time_of_day(conn, wijk, category)
+        cases = await handlers.case_figures(conn, d, wijk, category, None)
+        hours = await handlers.time_of_day(conn, d, wijk, category)
         signals = await handlers.signals(conn)
-        goals = await handlers.goals(conn, reference)
-        spend = await handlers.spend(conn, reference)
+        goals = await handlers.goals(conn, d, reference)
+        spend = await handlers.spend(conn, d, reference, reader) if reader.sees_spend else []
         options = await conn.fetch("SELECT DISTINCT wijk_code, category FROM case_facts ORDER BY 1, 2")
     body = "".join([
         _filters(sorted({r["wijk_code"] for r in options}), sorted({r["category"] for r in options}), wijk, category),
         '<div class="grid">',
         _card("Nieuwe casussen per maand", _trend(cases)),
         _card("Wanneer gebeurt het? (meldingen en observaties, per uur)", _heatmap(hours)),
-        _card("Leefbaarheidsuitgaven per VHE", "".join(_gauge(s) for s in spend)),
+        _card("Leefbaarheidsuitgaven per VHE", "".join(_gauge(s) for s in spend)) if spend else "",
         _card("Doelen: overlast per 100 VHE", "".join(_goal(g) for g in goals)),
         "</div>",
         _card("Signalen", _signals(signals)),
@@ -71,11 +73,6 @@ async def dashboard(request: Request, wijk: str | None = None, category: str | N
 
 
 # -- pieces ---------------------------------------------------------------------------------
-
-def _num(value: Any) -> float:
-    """The height a figure gets in a chart; a suppressed "<5" is drawn small and marked."""
-    return 2.5 if value == "<5" else float(value or 0)
-
 
 def _filters(wijken: list[str], categories: list[str], wijk: str | None, category: str | None) -> str:
     def select(name: str, values: list[str], current: str | None, label: str) -> str:
@@ -89,11 +86,8 @@ def _filters(wijken: list[str], categories: list[str], wijk: str | None, categor
 
 def _trend(cases: list[dict[str, Any]]) -> str:
     per_month: dict[str, float] = defaultdict(float)
-    suppressed: set[str] = set()
     for row in cases:
-        per_month[row["month"]] += _num(row["new"])
-        if row["new"] == "<5":
-            suppressed.add(row["month"])
+        per_month[row["month"]] += row["new"]
     months = sorted(per_month)[-12:]
     if not months:
         return '<p class="empty">Nog geen casussen.</p>'
@@ -102,7 +96,7 @@ def _trend(cases: list[dict[str, Any]]) -> str:
     bars = []
     for i, m in enumerate(months):
         h = (height - 30) * per_month[m] / top
-        label = f"{per_month[m]:.0f}" + (" (incl. <5)" if m in suppressed else "")
+        label = f"{per_month[m]:.0f} (afgerond op 5)"
         bars.append(f'<rect class="bar" x="{i * step + 4:.1f}" y="{height - 20 - h:.1f}" width="{step - 8:.1f}" '
                     f'height="{h:.1f}"><title>{m}: {label}</title></rect>'
                     f'<text x="{i * step + step / 2:.1f}" y="{height - 5}" text-anchor="middle">{m[2:]}</text>')
@@ -112,7 +106,7 @@ def _trend(cases: list[dict[str, Any]]) -> str:
 def _heatmap(hours: list[dict[str, Any]]) -> str:
     cells: dict[tuple[int, int], float] = defaultdict(float)
     for r in hours:
-        cells[(r["weekday"], r["hour"])] += _num(r["count"])
+        cells[(r["weekday"], r["hour"])] += r["count"]
     top = max(cells.values(), default=0) or 1
     size, left = 20, 28
     rects = [f'<text x="0" y="{(d - 1) * size + 15}">{WEEKDAYS[d - 1]}</text>' for d in range(1, 8)]
@@ -121,7 +115,7 @@ def _heatmap(hours: list[dict[str, Any]]) -> str:
             v = cells.get((d, h), 0)
             rects.append(f'<rect class="cell" x="{left + h * size}" y="{(d - 1) * size}" width="{size - 2}" '
                          f'height="{size - 2}" fill-opacity="{0.08 + 0.92 * v / top:.2f}"><title>{WEEKDAYS[d - 1]} '
-                         f'{h:02d}:00 — {"<5" if 0 < v < 5 else f"{v:.0f}"}</title></rect>')
+                         f'{h:02d}:00 — {v:.0f}</title></rect>')
     rects += [f'<text x="{left + h * size}" y="{7 * size + 12}">{h:02d}</text>' for h in range(0, 24, 3)]
     return f'<svg class="chart heatmap" viewBox="0 0 {left + 24 * size} {7 * size + 16}" role="img">{"".join(rects)}</svg>'
 
@@ -148,7 +142,7 @@ def _goal(g: dict[str, Any]) -> str:
         f'<rect class="bar{" over" if p["met"] is False else ""}" x="{i * step + 2:.1f}" '
         f'y="{height - (height - 10) * (p["per_100_vhe"] or 0) / top:.1f}" width="{step - 4:.1f}" '
         f'height="{(height - 10) * (p["per_100_vhe"] or 0) / top:.1f}"><title>{p["month"]}: '
-        f'{p["per_100_vhe"] if p["per_100_vhe"] is not None else "<5 casussen"}</title></rect>'
+        f'{p["per_100_vhe"] if p["per_100_vhe"] is not None else "0 (afgerond)"}</title></rect>'
         for i, p in enumerate(points))
     target_y = height - (height - 10) * g["target"] / top
     return (f'<figure class="goal"><svg class="chart" viewBox="0 0 {width} {height}" role="img">{bars}'

@@ -1,4 +1,6 @@
-"""Reporting's JSON API. No personal data; every count below 5 shows as "<5"."""
+"""Reporting's JSON API. No personal data; every figure is published under the disclosure
+control of domain/disclosure.py (counts are multiples of 5), and spend and caseload are
+scoped to the organisation they belong to (domain/access.py)."""
 
 from datetime import date, datetime
 from typing import Any
@@ -11,11 +13,13 @@ from pydantic import BaseModel
 from runtime.auth import Principal, principal, require
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
+from services.reporting.domain.access import Reader
+from services.reporting.domain.disclosure import Disclosure
 from services.reporting.service_layer import handlers
 
 router = APIRouter(prefix="/v1", tags=["kpis"])
 
-Count = int | str  # a number, or "<5" when suppressed
+Count = int  # a published count: a multiple of 5, within 4 of the true count
 
 
 class BuurtFigures(BaseModel):
@@ -103,69 +107,88 @@ class Signal(BaseModel):
     detected_at: datetime
 
 
+async def reader(p: Principal = Depends(principal)) -> Reader:
+    return Reader.of(p)
+
+
+def disclosure(request: Request) -> Disclosure:
+    return request.app.state.disclosure
+
+
 @router.get("/kpis/buurten", response_model=list[BuurtFigures])
-async def buurt_figures(category: str | None = None, _: Principal = Depends(principal),
+async def buurt_figures(category: str | None = None, _: Reader = Depends(reader),
+                        d: Disclosure = Depends(disclosure),
                         rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
-        return await handlers.buurt_figures(conn, category)
+        return await handlers.buurt_figures(conn, d, category)
 
 
 @router.get("/kpis/cases", response_model=list[CaseFigures])
 async def case_figures(wijk: str | None = None, category: str | None = None, buurt: str | None = None,
-                       _: Principal = Depends(principal), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+                       _: Reader = Depends(reader), d: Disclosure = Depends(disclosure),
+                       rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     """Per buurt, category and month: new, open, closed, time to resolve, breaches, escalations."""
     async with rt.pool.acquire() as conn:
-        return await handlers.case_figures(conn, wijk, category, buurt)
+        return await handlers.case_figures(conn, d, wijk, category, buurt)
 
 
 @router.get("/kpis/partners", response_model=list[PartnerFigures])
-async def partner_figures(_: Principal = Depends(principal),
+async def partner_figures(who: Reader = Depends(reader), d: Disclosure = Depends(disclosure),
                           rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Per partner and month; a partner sees only its own rows."""
     async with rt.pool.acquire() as conn:
-        return await handlers.partner_figures(conn)
+        return await handlers.partner_figures(conn, d, who)
 
 
 @router.get("/kpis/time-of-day", response_model=list[HourFigure])
-async def time_of_day(wijk: str | None = None, category: str | None = None, _: Principal = Depends(principal),
+async def time_of_day(wijk: str | None = None, category: str | None = None, _: Reader = Depends(reader),
+                      d: Disclosure = Depends(disclosure),
                       rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     """Complaints and observations by weekday (1 = Monday) and hour, Dutch time."""
     async with rt.pool.acquire() as conn:
-        return await handlers.time_of_day(conn, wijk, category)
+        return await handlers.time_of_day(conn, d, wijk, category)
 
 
 @router.get("/kpis/caseload", response_model=list[Caseload])
-async def caseload(_: Principal = Depends(principal), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+async def caseload(who: Reader = Depends(reader), d: Disclosure = Depends(disclosure),
+                   rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Open/closed cases per professional of the caller's own corporation (corporations only)."""
+    if not who.sees_caseload:
+        raise HTTPException(403, "caseload per professional is only for the professional's own corporation")
     async with rt.pool.acquire() as conn:
-        return await handlers.caseload(conn)
+        return await handlers.caseload(conn, d, who)
 
 
 @router.get("/kpis/spend", response_model=list[Spend])
-async def spend(request: Request, _: Principal = Depends(principal),
+async def spend(request: Request, who: Reader = Depends(reader), d: Disclosure = Depends(disclosure),
                 rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
-    """Liveability spend per VHE per corporation against the cap of the prestatieafspraken."""
+    """Liveability spend per VHE against the cap of the prestatieafspraken: a corporation its
+    own, the platform's beheer all, partners and police none."""
+    if not who.sees_spend:
+        raise HTTPException(403, "spend is only for the corporation it belongs to")
     async with rt.pool.acquire() as conn:
-        return await handlers.spend(conn, request.app.state.reference)
+        return await handlers.spend(conn, d, request.app.state.reference, who)
 
 
 @router.get("/kpis/goals", response_model=list[Goal])
-async def goals(request: Request, _: Principal = Depends(principal),
+async def goals(request: Request, _: Reader = Depends(reader), d: Disclosure = Depends(disclosure),
                 rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
-        return await handlers.goals(conn, request.app.state.reference)
+        return await handlers.goals(conn, d, request.app.state.reference)
 
 
 @router.get("/signals", response_model=list[Signal], tags=["signals"])
-async def signals(_: Principal = Depends(principal), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+async def signals(_: Reader = Depends(reader), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     async with rt.pool.acquire() as conn:
         return await handlers.signals(conn)
 
 
 @router.post("/admin/signals/detect", response_model=list[Signal], tags=["admin"])
-async def detect_now(_: Principal = Depends(require("admin")),
+async def detect_now(_: Principal = Depends(require("admin")), d: Disclosure = Depends(disclosure),
                      rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     """Run the signal detection now (it also runs on a timer); returns what is new."""
     async with rt.unit_of_work() as uow:
-        found = await handlers.detect_signals(uow)
+        found = await handlers.detect_signals(uow, d)
     return [s.model_dump() for s in found]
 
 

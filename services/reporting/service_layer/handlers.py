@@ -1,9 +1,9 @@
-"""Reporting's projections (idempotent through the inbox), figures and signal detection."""
+"""Reporting's projections (idempotent through the inbox), protected figures and signal detection."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -27,144 +27,157 @@ from runtime.consumer import EventMeta, NotYetKnown
 from runtime.unit_of_work import UnitOfWork
 from services.reporting.adapters import repository
 from services.reporting.domain import model
+from services.reporting.domain.access import Reader
+from services.reporting.domain.disclosure import Disclosure, rounded_median
 from services.reporting.domain.reference import Reference
 
 
 class Projections:
-    """The event handlers; they need the key that pseudonymises buildings."""
+    """The event handlers; they need the key that pseudonymises buildings and the one that
+    gives every fact its record key (domain/disclosure.py)."""
 
-    def __init__(self, location_secret: bytes) -> None:
+    def __init__(self, location_secret: bytes, disclosure: Disclosure) -> None:
         self.location_secret = location_secret
+        self.disclosure = disclosure
+
+    def _key(self, kind: str, record_id: UUID) -> int:
+        return self.disclosure.record_key(kind, record_id)
 
     async def case_opened(self, event: CaseOpened, meta: EventMeta, uow: UnitOfWork) -> None:
         address = event.details.address  # used for the building key only, never stored
         location = model.location_key(address, self.location_secret) if address else None
-        await repository.add_case(uow.conn, event, location)
+        await repository.add_case(uow.conn, event, location, self._key("case", event.case_id))
         uow.now_known("case", event.case_id)
 
+    async def complaint_received(self, event: ComplaintReceived, meta: EventMeta, uow: UnitOfWork) -> None:
+        await repository.add_complaint(uow.conn, event.complaint_id, event.case_id, event.category, event.buurt_code,
+                                       event.repeat_count, event.received_at,
+                                       self._key("complaint", event.complaint_id))
 
-async def on_complaint_received(event: ComplaintReceived, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.add_complaint(uow.conn, event.complaint_id, event.case_id, event.category, event.buurt_code,
-                                   event.repeat_count, event.received_at)
+    async def observation_recorded(self, event: ObservationRecorded, meta: EventMeta, uow: UnitOfWork) -> None:
+        await repository.add_observation(uow.conn, event.observation_id, event.category, event.buurt_code,
+                                         event.wijk_code, event.recorded_at,
+                                         self._key("observation", event.observation_id))
 
+    async def case_closed(self, event: CaseClosed, meta: EventMeta, uow: UnitOfWork) -> None:
+        if not await repository.close_case(uow.conn, event.case_id, event.closed_at, event.liveability_cost_eur):
+            raise NotYetKnown("case", event.case_id)
 
-async def on_observation_recorded(event: ObservationRecorded, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.add_observation(uow.conn, event.observation_id, event.category, event.buurt_code,
-                                     event.wijk_code, event.recorded_at)
+    async def case_reopened(self, event: CaseReopened, meta: EventMeta, uow: UnitOfWork) -> None:
+        if not await repository.reopen_case(uow.conn, event.case_id):
+            raise NotYetKnown("case", event.case_id)
 
+    async def _referral(self, referral_id: UUID, case_id: UUID, partner_id: str, status: str,
+                        uow: UnitOfWork, **kw: Any) -> None:
+        await repository.record_referral(uow.conn, referral_id=referral_id, case_id=case_id, partner_id=partner_id,
+                                         status=status, record_key=self._key("referral", referral_id), **kw)
 
-async def on_case_closed(event: CaseClosed, meta: EventMeta, uow: UnitOfWork) -> None:
-    if not await repository.close_case(uow.conn, event.case_id, event.closed_at, event.liveability_cost_eur):
-        raise NotYetKnown("case", event.case_id)
+    async def referral_requested(self, event: ReferralRequested, meta: EventMeta, uow: UnitOfWork) -> None:
+        await self._referral(event.referral_id, event.case_id, event.partner_id, "requested", uow,
+                             partner_type=event.partner_type.value, requested_at=event.requested_at,
+                             respond_by=event.respond_by)
 
+    async def referral_accepted(self, event: ReferralAccepted, meta: EventMeta, uow: UnitOfWork) -> None:
+        await self._referral(event.referral_id, event.case_id, event.partner_id, "accepted", uow,
+                             responded_at=event.accepted_at)
 
-async def on_case_reopened(event: CaseReopened, meta: EventMeta, uow: UnitOfWork) -> None:
-    if not await repository.reopen_case(uow.conn, event.case_id):
-        raise NotYetKnown("case", event.case_id)
+    async def referral_declined(self, event: ReferralDeclined, meta: EventMeta, uow: UnitOfWork) -> None:
+        await self._referral(event.referral_id, event.case_id, event.partner_id, "declined", uow,
+                             responded_at=event.declined_at)
 
+    async def referral_completed(self, event: ReferralCompleted, meta: EventMeta, uow: UnitOfWork) -> None:
+        await self._referral(event.referral_id, event.case_id, event.partner_id, "completed", uow)
 
-async def on_referral_requested(event: ReferralRequested, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.record_referral(uow.conn, referral_id=event.referral_id, case_id=event.case_id,
-                                     partner_id=event.partner_id, status="requested",
-                                     partner_type=event.partner_type.value, requested_at=event.requested_at,
-                                     respond_by=event.respond_by)
+    async def referral_expired(self, event: ReferralExpired, meta: EventMeta, uow: UnitOfWork) -> None:
+        await self._referral(event.referral_id, event.case_id, event.partner_id, "expired", uow,
+                             breach=event.deadline == "respond")
 
+    async def escalation_raised(self, event: EscalationRaised, meta: EventMeta, uow: UnitOfWork) -> None:
+        await repository.add_escalation(uow.conn, event.escalation_id, event.case_id, event.level, event.raised_at,
+                                        self._key("escalation", event.escalation_id))
+        uow.now_known("escalation", event.escalation_id)
 
-async def on_referral_accepted(event: ReferralAccepted, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.record_referral(uow.conn, referral_id=event.referral_id, case_id=event.case_id,
-                                     partner_id=event.partner_id, status="accepted", responded_at=event.accepted_at)
-
-
-async def on_referral_declined(event: ReferralDeclined, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.record_referral(uow.conn, referral_id=event.referral_id, case_id=event.case_id,
-                                     partner_id=event.partner_id, status="declined", responded_at=event.declined_at)
-
-
-async def on_referral_completed(event: ReferralCompleted, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.record_referral(uow.conn, referral_id=event.referral_id, case_id=event.case_id,
-                                     partner_id=event.partner_id, status="completed")
-
-
-async def on_referral_expired(event: ReferralExpired, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.record_referral(uow.conn, referral_id=event.referral_id, case_id=event.case_id,
-                                     partner_id=event.partner_id, status="expired",
-                                     breach=event.deadline == "respond")
-
-
-async def on_escalation_raised(event: EscalationRaised, meta: EventMeta, uow: UnitOfWork) -> None:
-    await repository.add_escalation(uow.conn, event.escalation_id, event.case_id, event.level, event.raised_at)
-    uow.now_known("escalation", event.escalation_id)
-
-
-async def on_escalation_resolved(event: EscalationResolved, meta: EventMeta, uow: UnitOfWork) -> None:
-    if not await repository.resolve_escalation(uow.conn, event.escalation_id, event.resolved_at):
-        raise NotYetKnown("escalation", event.escalation_id)
+    async def escalation_resolved(self, event: EscalationResolved, meta: EventMeta, uow: UnitOfWork) -> None:
+        if not await repository.resolve_escalation(uow.conn, event.escalation_id, event.resolved_at):
+            raise NotYetKnown("escalation", event.escalation_id)
 
 
-# -- figures (every count below 5 suppressed) ---------------------------------------------
+# -- figures: every count, sum, rate and median through the disclosure control -------------------
 
-COUNTS = ("cases_opened", "referrals", "referrals_accepted", "referrals_declined")
-
-
-def _suppress(row: dict[str, Any], counts: tuple[str, ...]) -> dict[str, Any]:
-    """Counts below 5 become "<5"."""
-    return {**row, **{k: model.suppressed(int(row[k])) for k in counts}}
+def _protect(d: Disclosure, row: dict[str, Any], counts: tuple[str, ...]) -> dict[str, Any]:
+    """Counts become their published values; the cell keys behind them are dropped."""
+    out = {k: v for k, v in row.items() if not k.endswith("_key")}
+    return out | {k: d.count(int(row[k]), int(row[f"{k}_key"])) for k in counts}
 
 
-async def buurt_figures(conn: asyncpg.Connection, category: str | None) -> list[dict[str, Any]]:
-    rows = await repository.buurt_figures(conn, category)
-    return [_suppress(row, COUNTS) for row in rows]
+BUURT_COUNTS = ("cases_opened", "referrals", "referrals_accepted", "referrals_declined")
 
 
-async def case_figures(conn: asyncpg.Connection, wijk: str | None, category: str | None,
+async def buurt_figures(conn: asyncpg.Connection, d: Disclosure, category: str | None) -> list[dict[str, Any]]:
+    rows = [_protect(d, row, BUURT_COUNTS) for row in await repository.buurt_figures(conn, category)]
+    return [r for r in rows if r["cases_opened"]]  # a row that rounds to nothing is not shown at all
+
+
+async def case_figures(conn: asyncpg.Connection, d: Disclosure, wijk: str | None, category: str | None,
                        buurt: str | None) -> list[dict[str, Any]]:
     out = []
     for row in await repository.case_figures(conn, wijk, category, buurt):
-        figures = _suppress(row, ("new", "open", "closed", "response_breaches"))
-        for k in ("median_days_to_resolve", "p90_days_to_resolve"):  # from fewer than 5 closed cases: withheld
-            figures[k] = round(row[k], 1) if row[k] is not None and row["closed"] >= model.SUPPRESS_BELOW else None
-        figures["escalations"] = {level: model.suppressed(n) for level, n in (row["escalations"] or {}).items()}
+        figures = _protect(d, row, ("new", "open", "closed", "response_breaches"))
+        if not figures["new"]:
+            continue  # rounds to zero: no row, as when there is nothing (its existence would tell "1–4")
+        for k in ("median_days_to_resolve", "p90_days_to_resolve"):
+            figures[k] = rounded_median(row[k], figures["closed"])
+        levels = {level: d.count(int(n), int(key)) for level, (n, key) in (row["escalations"] or {}).items()}
+        figures["escalations"] = {level: n for level, n in levels.items() if n}
         out.append(figures)
     return out
 
 
-async def partner_figures(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+async def partner_figures(conn: asyncpg.Connection, d: Disclosure, reader: Reader) -> list[dict[str, Any]]:
     out = []
-    for row in await repository.partner_figures(conn):
-        figures = _suppress(row, ("referrals", "accepted", "declined", "completed", "response_breaches"))
-        median = row["median_hours_to_respond"]
-        figures["median_hours_to_respond"] = round(median, 1) if median is not None and row["referrals"] >= 5 else None
-        out.append(figures)
+    for row in await repository.partner_figures(conn, reader.partner_scope()):
+        figures = _protect(d, row, ("referrals", "accepted", "declined", "completed", "response_breaches"))
+        if figures["referrals"]:
+            figures["median_hours_to_respond"] = rounded_median(row["median_hours_to_respond"], figures["referrals"])
+            out.append(figures)
     return out
 
 
-async def time_of_day(conn: asyncpg.Connection, wijk: str | None, category: str | None) -> list[dict[str, Any]]:
-    return [{**r, "count": model.suppressed(r["count"])} for r in await repository.time_of_day(conn, wijk, category)]
+async def time_of_day(conn: asyncpg.Connection, d: Disclosure, wijk: str | None,
+                      category: str | None) -> list[dict[str, Any]]:
+    """The whole weekday × hour grid, zeros included: which cells exist tells nothing."""
+    found = {(r["weekday"], r["hour"], r["kind"]): r for r in await repository.time_of_day(conn, wijk, category)}
+    return [{"weekday": day, "hour": hour, "kind": kind,
+             "count": d.count(int(r["count"]), int(r["count_key"])) if (r := found.get((day, hour, kind))) else 0}
+            for day in range(1, 8) for hour in range(24) for kind in ("complaint", "observation")]
 
 
-async def caseload(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return [_suppress(r, ("open", "closed")) for r in await repository.caseload(conn)]
+async def caseload(conn: asyncpg.Connection, d: Disclosure, reader: Reader) -> list[dict[str, Any]]:
+    """Per professional, only for the professional's own corporation."""
+    rows = [_protect(d, r, ("open", "closed")) for r in await repository.caseload(conn, reader.corporation_scope())]
+    return [r for r in rows if r["open"] or r["closed"]]
 
 
-async def spend(conn: asyncpg.Connection, reference: Reference) -> list[dict[str, Any]]:
+async def spend(conn: asyncpg.Connection, d: Disclosure, reference: Reference, reader: Reader) -> list[dict[str, Any]]:
     spent = {r["corporation_id"]: r for r in await repository.spend(conn)}
     out = []
     for corporation_id, corp in sorted(reference.corporations.items()):
+        if not reader.sees_spend_of(corporation_id):
+            continue
         vhe = sum(corp.units.values())
-        row = spent.get(corporation_id, {"spend_eur": Decimal(0), "closed_with_cost": 0})
-        cases = row["closed_with_cost"]
-        per_vhe = float(row["spend_eur"]) / vhe if vhe else 0.0
+        row = spent.get(corporation_id, {"spend_eur": Decimal(0), "closed_with_cost": 0, "closed_with_cost_key": 0})
+        households = d.count(int(row["closed_with_cost"]), int(row["closed_with_cost_key"]))
+        total = d.amount(row["spend_eur"], int(row["closed_with_cost_key"]), households)
+        per_vhe = total / vhe if total is not None and vhe else None
         cap = corp.liveability_cap_eur_per_vhe
-        shown = cases == 0 or cases >= model.SUPPRESS_BELOW  # a sum over 1–4 cases could point at a household
-        out.append({"corporation_id": corporation_id, "vhe": vhe, "cases_with_cost": model.suppressed(cases),
-                    "spend_eur": float(row["spend_eur"]) if shown else None,
-                    "spend_per_vhe_eur": round(per_vhe, 2) if shown else None,
+        out.append({"corporation_id": corporation_id, "vhe": vhe, "cases_with_cost": households,
+                    "spend_eur": total, "spend_per_vhe_eur": None if per_vhe is None else round(per_vhe, 2),
                     "cap_per_vhe_eur": cap,
-                    "share_of_cap": round(per_vhe / cap, 3) if shown and cap else None})
+                    "share_of_cap": round(per_vhe / cap, 3) if per_vhe is not None and cap else None})
     return out
 
 
-async def goals(conn: asyncpg.Connection, reference: Reference) -> list[dict[str, Any]]:
+async def goals(conn: asyncpg.Connection, d: Disclosure, reference: Reference) -> list[dict[str, Any]]:
     monthly: dict[str, list[dict[str, Any]]] = {}
     for r in await repository.overlast_per_buurt_month(conn):
         monthly.setdefault(r["buurt_code"], []).append(r)
@@ -173,9 +186,10 @@ async def goals(conn: asyncpg.Connection, reference: Reference) -> list[dict[str
         vhe = reference.units_in(goal.buurt_code)
         series = []
         for r in monthly.get(goal.buurt_code, []):
-            # the rate is shown only when the count behind it may be shown
-            rate = round(100 * r["cases"] / vhe, 2) if vhe and r["cases"] >= model.SUPPRESS_BELOW else None
-            series.append({"month": r["month"], "cases": model.suppressed(r["cases"]), "per_100_vhe": rate,
+            cases = d.count(int(r["cases"]), int(r["cases_key"]))
+            # a rate from the protected count over public reference data (VHE)
+            rate = round(100 * cases / vhe, 2) if vhe and cases else None
+            series.append({"month": r["month"], "cases": cases, "per_100_vhe": rate,
                            "met": None if rate is None else rate <= goal.target})
         out.append({"buurt_code": goal.buurt_code, "measure": goal.measure, "target": goal.target, "vhe": vhe,
                     "series": series})
@@ -188,26 +202,31 @@ async def signals(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 # -- signals --------------------------------------------------------------------------------
 
-async def detect_signals(uow: UnitOfWork, now: datetime | None = None) -> list[SignalDetected]:
-    """Look for the four patterns; publish each finding once (per kind, scope and day)."""
+async def detect_signals(uow: UnitOfWork, d: Disclosure, now: datetime | None = None) -> list[SignalDetected]:
+    """Look for the four patterns on protected counts; publish each finding once (per kind,
+    scope and day)."""
     now = now or datetime.now(UTC)
     today = now.date()
     findings: list[model.Finding] = []
     d90, d30 = now - timedelta(days=90), now - timedelta(days=30)
+
+    def p(r: Any, name: str) -> int:
+        return d.count(int(r[name]), int(r[f"{name}_key"]))
+
     for r in await repository.repeat_locations(uow.conn, d90):
-        findings.append(model.hotspot(r["location_key"], r["buurt_code"], r["complaints"], r["families"],
+        findings.append(model.hotspot(r["location_key"], r["buurt_code"], p(r, "complaints"), r["families"],
                                       d90.date(), today))
     for r in await repository.resolve_times(uow.conn, d90, now - timedelta(days=365)):
-        findings.append(model.stuck(r["buurt_code"], r["category"], r["median"], r["n"], r["usual_median"],
-                                    r["usual_n"], d90.date(), today))
+        findings.append(model.stuck(r["buurt_code"], r["category"], r["median"], p(r, "n"), r["usual_median"],
+                                    p(r, "usual_n"), d90.date(), today))
     for r in await repository.neglect_and_complaints(uow.conn, d30, now - timedelta(days=60)):
-        findings.append(model.silent_decline(r["buurt_code"], r["observations_now"], r["observations_before"],
-                                             r["complaints_now"], r["complaints_before"], d30.date(), today))
+        findings.append(model.silent_decline(r["buurt_code"], p(r, "observations_now"), p(r, "observations_before"),
+                                             p(r, "complaints_now"), p(r, "complaints_before"), d30.date(), today))
     for dimension in ("buurt", "group"):
         for r in await repository.arrears_shares(uow.conn, d90, now - timedelta(days=180), dimension):
             findings.append(model.arrears_trend(r["scope"], r["buurt_code"] if dimension == "buurt" else None,
-                                                r["arrears_now"], r["cases_now"], r["arrears_before"],
-                                                r["cases_before"], d90.date(), today))
+                                                p(r, "arrears_now"), p(r, "cases_now"), p(r, "arrears_before"),
+                                                p(r, "cases_before"), d90.date(), today))
     published = []
     for f in filter(None, findings):
         signal = SignalDetected(signal_id=uuid4(), kind=f.kind, scope=f.scope, buurt_code=f.buurt_code,
@@ -218,5 +237,3 @@ async def detect_signals(uow: UnitOfWork, now: datetime | None = None) -> list[S
             uow.publish(signal, Topics.SIGNALS)
             published.append(signal)
     return published
-
-
