@@ -27,6 +27,10 @@ class CaseOpened(Event):
     handling_professional: str | None = Field(default=None, description="pseudonymous id")
     opened_at: datetime
     customer_group: CustomerGroup | None = None
+    building_ref: str | None = Field(
+        default=None, pattern=r"^bld-[0-9a-f]{32}$",
+        description="random reference of the building (postcode + huisnummer), the same for every case there; "
+                    "not derived from the address: only intake maps it back")
 
 
 class ComplaintReceived(Event):

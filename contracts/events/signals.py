@@ -13,7 +13,7 @@ class SignalDetected(Event):
 
     signal_id: UUID
     kind: str = Field(description="hotspot | stuck | silent_decline | arrears_trend")
-    scope: str = Field(description="where: a buurt code, a pseudonymous location key or a customer group")
+    scope: str = Field(description="where: a buurt code (also for a hotspot: never the building) or a customer group")
     buurt_code: str | None = None
     period_start: date
     period_end: date

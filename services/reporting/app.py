@@ -19,7 +19,7 @@ from services.reporting.service_layer.rebuild import Rebuild
 def build(settings: ReportingSettings | None = None) -> FastAPI:
     settings = settings or ReportingSettings()
     disclosure = Disclosure(settings.disclosure_key.get_secret_value().encode())
-    projections = handlers.Projections(settings.location_key_secret.get_secret_value().encode(), disclosure)
+    projections = handlers.Projections(disclosure)
     routers = events.routers(projections)
 
     async def detect_signals(rt: ServiceRuntime) -> None:

@@ -9,8 +9,6 @@ class ReportingSettings(ServiceSettings):
     service_name: str = "reporting"
     http_port: int = 8004
     reference_file: Path = Path(__file__).parent / "reference" / "GM0363.yaml"
-    # Key of the building hash (location_key); rotate it and old keys no longer match.
-    location_key_secret: SecretStr = SecretStr("dev-only-location-key-change-me")
     # Key of the record keys behind the disclosure control (domain/disclosure.py). Keep it
     # secret and stable: with it one could undo the rounding, and a new key republishes every
     # figure with fresh draws (two draws of one cell narrow it down).

@@ -4,30 +4,23 @@ from datetime import date
 
 from pathlib import Path
 
-from contracts.events import Address
 from services.reporting.domain import model
 from services.reporting.domain.reference import load_reference
 
 START, END = date(2026, 8, 1), date(2026, 10, 30)
 
 
-def test_location_key_is_per_building_and_keyed():
-    a = Address(postcode="1024AB", huisnummer=17, toevoeging="2")
-    b = Address(postcode="1024AB", huisnummer=17, toevoeging="3")
-    other = Address(postcode="1024AB", huisnummer=19)
-    key = model.location_key(a, b"k1")
-    assert key == model.location_key(b, b"k1")  # same building
-    assert key != model.location_key(other, b"k1")
-    assert key != model.location_key(a, b"k2")  # another key, no match: nothing to look up
-    assert "1024AB" not in key
+BUILDING = "bld-" + "0" * 32
 
 
-def test_hotspot_needs_five_complaints_in_two_families():
-    assert model.hotspot("loc-1", "BU03634501", 4, 3, START, END) is None
-    assert model.hotspot("loc-1", "BU03634501", 7, 1, START, END) is None
-    found = model.hotspot("loc-1", "BU03634501", 6, 2, START, END)
-    assert found is not None and found.evidence == {"complaints": 6, "category_families": 2}
-    assert found.key == "hotspot/loc-1/2026-10-30"
+def test_hotspot_needs_five_complaints_in_two_families_and_names_the_buurt():
+    assert model.hotspot(BUILDING, "BU03634501", 0, 3, START, END) is None
+    assert model.hotspot(BUILDING, "BU03634501", 10, 1, START, END) is None
+    found = model.hotspot(BUILDING, "BU03634501", 5, 2, START, END, owners=("corp-a",))
+    assert found is not None and found.evidence == {"complaints": 5, "category_families": 2}
+    assert found.scope == "BU03634501" and BUILDING not in found.summary  # the signal names the buurt
+    assert found.building_ref == BUILDING and found.owners == ("corp-a",)  # kept for its corporation
+    assert found.key == f"hotspot/{BUILDING}/2026-10-30"  # one per building, though the scope is the buurt
 
 
 def test_stuck_when_resolving_takes_twice_the_usual_time():

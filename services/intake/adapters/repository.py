@@ -5,6 +5,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import secrets
+
 import asyncpg
 
 from contracts.events import CaseOpened, ComplaintReceived, ObservationRecorded
@@ -26,18 +28,39 @@ async def open_case_of_unit(conn: asyncpg.Connection, corporation_id: str, key: 
         corporation_id, key, category_family)
 
 
+async def building_ref(conn: asyncpg.Connection, postcode: str, huisnummer: int) -> str:
+    """The building's random reference, made on first use (concurrent first uses agree)."""
+    return await conn.fetchval(
+        "INSERT INTO buildings (building_ref, postcode, huisnummer) VALUES ($1, $2, $3)"
+        " ON CONFLICT (postcode, huisnummer) DO UPDATE SET postcode = EXCLUDED.postcode RETURNING building_ref",
+        "bld-" + secrets.token_hex(16), postcode, huisnummer)
+
+
+async def building(conn: asyncpg.Connection, ref: str, corporation_id: str) -> dict[str, Any] | None:
+    """The address behind a reference, with the corporation's own cases there; None when it
+    has none (then the reference is not its to resolve)."""
+    rows = await conn.fetch(
+        "SELECT b.postcode, b.huisnummer, c.case_id, c.status FROM buildings b JOIN cases c USING (building_ref)"
+        " WHERE b.building_ref = $1 AND c.corporation_id = $2 ORDER BY c.opened_at", ref, corporation_id)
+    if not rows:
+        return None
+    return {"building_ref": ref, "postcode": rows[0]["postcode"], "huisnummer": rows[0]["huisnummer"],
+            "cases": [{"case_id": r["case_id"], "status": r["status"]} for r in rows]}
+
+
 async def add_case(conn: asyncpg.Connection, opened: CaseOpened, complaint_id: UUID, reporter: Reporter,
                    source_shape: str = "samenwijk") -> None:
     address = opened.details.address
     await conn.execute(
         "INSERT INTO cases (case_id, corporation_id, category, severity, buurt_code, wijk_code, details,"
         " handling_professional, opened_at, address_key, category_family, customer_group, source_shape,"
-        " last_complaint_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $9)",
+        " last_complaint_at, building_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $9, $14)",
         opened.case_id, opened.corporation_id, opened.category, opened.severity.value, opened.buurt_code,
         opened.wijk_code, opened.details.model_dump(mode="json", exclude_none=True),
         opened.handling_professional, opened.opened_at, address_key(address) if address else None,
         family(opened.category),
         opened.customer_group.model_dump(exclude_none=True) if opened.customer_group else None, source_shape,
+        opened.building_ref,
     )
     await add_complaint(conn, complaint_id, opened.case_id, opened.opened_at, opened.details.description,
                         reporter, 1)
@@ -158,9 +181,14 @@ async def cases_to_erase(conn: asyncpg.Connection, closed_before: datetime, limi
 async def erase_case(conn: asyncpg.Connection, case_id: UUID, at: datetime) -> None:
     """Drop the personal data; what stays (category, buurt, dates, outcome, cost, customer
     group categories) is anonymous."""
-    await conn.execute(
-        "UPDATE cases SET status = 'erased', erased_at = $2, details = '{}'::jsonb, address_key = NULL,"
-        " handling_professional = NULL WHERE case_id = $1", case_id, at)
+    ref = await conn.fetchval(
+        "WITH old AS (SELECT building_ref FROM cases WHERE case_id = $1)"
+        " UPDATE cases SET status = 'erased', erased_at = $2, details = '{}'::jsonb, address_key = NULL,"
+        " handling_professional = NULL, building_ref = NULL WHERE case_id = $1 RETURNING (SELECT * FROM old)",
+        case_id, at)
+    # the address stays only while some case still needs it
+    await conn.execute("DELETE FROM buildings b WHERE building_ref = $1"
+                       " AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.building_ref = b.building_ref)", ref)
     await conn.execute("UPDATE complaints SET description = NULL, reporter = NULL WHERE case_id = $1", case_id)
     await conn.execute("UPDATE observations SET address = NULL, note = NULL, observer = 'erased'"
                        " WHERE case_id = $1", case_id)

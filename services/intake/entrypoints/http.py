@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Discriminator, Field, Tag, computed_field
 
@@ -220,6 +220,31 @@ async def list_cases(
     more = len(rows) > limit
     return CasePage(items=[CaseSummary.model_validate(r) for r in page],
                     next_cursor=_encode_cursor(page[-1]["opened_at"], page[-1]["case_id"]) if more else None)
+
+
+class BuildingCase(BaseModel):
+    case_id: UUID
+    status: str
+
+
+class Building(BaseModel):
+    building_ref: str
+    postcode: str
+    huisnummer: int
+    cases: list[BuildingCase]
+
+
+@router.get("/buildings/{building_ref}", response_model=Building, tags=["buildings"])
+async def get_building(building_ref: Annotated[str, Path(pattern=r"^bld-[0-9a-f]{32}$")],
+                       who: Principal = Depends(corporation),
+                       rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
+    """The building behind a reference (as a hotspot signal gives it), for a corporation
+    with its own cases there; 404 for anyone else."""
+    async with rt.unit_of_work() as uow:
+        found = await handlers.resolve_building(building_ref, who, uow)
+    if found is None:
+        raise HTTPException(404, f"no building {building_ref} with cases of {who.organisation_id}")
+    return found
 
 
 @router.get("/cases/{case_id}", response_model=CaseView)

@@ -71,6 +71,9 @@ async def submit_case(new: NewCase, corporation: Principal, uow: UnitOfWork, *,
         uow.publish(complaint, Topics.CASES)
         return Submitted(complaint.case_id, complaint.complaint_id, complaint.repeat_count, True)
     case_id, complaint_id, opened, complaint = open_case(new, org, now)
+    if new.address is not None:  # the building, as a reference reporting can count but not resolve
+        ref = await repository.building_ref(uow.conn, new.address.postcode, new.address.huisnummer)
+        opened = opened.model_copy(update={"building_ref": ref})
     await repository.add_case(uow.conn, opened, complaint_id, new.reporter, source_shape)
     uow.publish(opened, Topics.CASES)
     uow.publish(complaint, Topics.CASES)
@@ -99,6 +102,17 @@ async def _own_case(case_id: UUID, corporation: Principal, uow: UnitOfWork, acti
         purpose=PURPOSE, legal_basis=LEGAL_BASIS,
     ))
     return case if own else None
+
+
+async def resolve_building(ref: str, corporation: Principal, uow: UnitOfWork) -> dict[str, Any] | None:
+    """The address behind a building reference (a hotspot signal names one), only for a
+    corporation with its own cases there; logged as a read of personal data."""
+    found = await repository.building(uow.conn, ref, corporation.organisation_id)
+    for case in (found or {}).get("cases", []):
+        uow.log_access(AccessRecord(
+            action="building.resolve", outcome="allowed", organisation_id=corporation.organisation_id,
+            user_id=corporation.user_id, case_id=case["case_id"], purpose=PURPOSE, legal_basis=LEGAL_BASIS))
+    return found
 
 
 async def view_case(case_id: UUID, corporation: Principal, uow: UnitOfWork) -> dict[str, Any] | None:

@@ -12,15 +12,15 @@ from contracts.events import CaseOpened
 # -- projections --------------------------------------------------------------------------
 
 
-async def add_case(conn: asyncpg.Connection, e: CaseOpened, location: str | None, record_key: int) -> None:
+async def add_case(conn: asyncpg.Connection, e: CaseOpened, record_key: int) -> None:
     group = e.customer_group
     await conn.execute(
         "INSERT INTO case_facts (case_id, corporation_id, category, severity, buurt_code, wijk_code, opened_at,"
-        " professional, household_type, age_band, location_key, record_key)"
+        " professional, household_type, age_band, building_ref, record_key)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
         e.case_id, e.corporation_id, e.category, e.severity.value, e.buurt_code, e.wijk_code, e.opened_at,
         e.handling_professional, group.household_type if group else None, group.age_band if group else None,
-        location, record_key)
+        e.building_ref, record_key)
 
 
 async def close_case(conn: asyncpg.Connection, case_id: UUID, closed_at: datetime, cost: Decimal | None) -> bool:
@@ -205,12 +205,13 @@ async def overlast_per_buurt_month(conn: asyncpg.Connection) -> list[dict[str, A
 
 # -- what the signal detection reads ------------------------------------------------------
 
-async def repeat_locations(conn: asyncpg.Connection, since: datetime) -> list[asyncpg.Record]:
+async def repeat_buildings(conn: asyncpg.Connection, since: datetime) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT c.location_key, min(c.buurt_code) AS buurt_code, count(*) AS complaints,"
-        " sum(cf.record_key) AS complaints_key, count(DISTINCT split_part(cf.category, '.', 1)) AS families"
+        "SELECT c.building_ref, min(c.buurt_code) AS buurt_code, count(*) AS complaints,"
+        " sum(cf.record_key) AS complaints_key, count(DISTINCT split_part(cf.category, '.', 1)) AS families,"
+        " array_agg(DISTINCT c.corporation_id) AS owners"
         " FROM complaint_facts cf JOIN case_facts c ON c.case_id = cf.case_id"
-        " WHERE cf.received_at >= $1 AND c.location_key IS NOT NULL GROUP BY c.location_key", since)
+        " WHERE cf.received_at >= $1 AND c.building_ref IS NOT NULL GROUP BY c.building_ref", since)
 
 
 async def resolve_times(conn: asyncpg.Connection, since: datetime, usual_since: datetime) -> list[asyncpg.Record]:
@@ -278,18 +279,19 @@ async def arrears_shares(conn: asyncpg.Connection, since: datetime, before: date
 
 async def record_signal(conn: asyncpg.Connection, key: str, signal_id: UUID, kind: str, scope: str,
                         buurt: str | None, evidence: dict[str, Any], summary: str, start: Any, end: Any,
-                        at: datetime) -> bool:
+                        at: datetime, building_ref: str | None = None, owners: list[str] | None = None) -> bool:
     """False when this signal was announced before."""
     return bool(await conn.fetchval(
         "INSERT INTO signals (signal_key, signal_id, kind, scope, buurt_code, evidence, summary, period_start,"
-        " period_end, detected_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " period_end, detected_at, building_ref, owners) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT DO NOTHING RETURNING true",
-        key, signal_id, kind, scope, buurt, evidence, summary, start, end, at))
+        key, signal_id, kind, scope, buurt, evidence, summary, start, end, at, building_ref, owners or None))
 
 
 async def signals(conn: asyncpg.Connection, limit: int = 100) -> list[dict[str, Any]]:
     rows = await conn.fetch("SELECT signal_id, kind, scope, buurt_code, evidence, summary, period_start, period_end,"
-                            " detected_at FROM signals ORDER BY detected_at DESC LIMIT $1", limit)
+                            " detected_at, building_ref, owners FROM signals ORDER BY detected_at DESC LIMIT $1",
+                            limit)
     return [dict(r) for r in rows]
 
 
@@ -314,6 +316,16 @@ async def buurt_figures(conn: asyncpg.Connection, category: str | None) -> list[
         """,
         category)
     return [dict(r) for r in rows]
+
+
+async def erase_case(conn: asyncpg.Connection, case_id: UUID) -> None:
+    """case.erased: every fact of the case; a hotspot forgets its building once no case is left there."""
+    for table in ("complaint_facts", "referral_facts", "escalation_facts"):
+        await conn.execute(f"DELETE FROM {table} WHERE case_id = $1", case_id)
+    ref = await conn.fetchval("DELETE FROM case_facts WHERE case_id = $1 RETURNING building_ref", case_id)
+    if ref is not None:
+        await conn.execute("UPDATE signals SET building_ref = NULL, owners = NULL WHERE building_ref = $1"
+                           " AND NOT EXISTS (SELECT 1 FROM case_facts WHERE building_ref = $1)", ref)
 
 
 async def reset(conn: asyncpg.Connection) -> None:

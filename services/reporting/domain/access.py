@@ -35,6 +35,10 @@ class Reader:
             raise PermissionError("caseload per professional is only for the professional's own corporation")
         return self.organisation_id
 
+    def owns_building(self, owners: list[str]) -> bool:
+        """Whether this reader may see which building a hotspot is: a corporation with cases there."""
+        return self.org_type == "corporation" and self.organisation_id in owners
+
     def partner_scope(self) -> str | None:
         """None: every partner's figures (corporations, admin); a partner only its own."""
         return self.organisation_id if self.org_type == "partner" else None

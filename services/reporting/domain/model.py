@@ -4,19 +4,8 @@ Every count these functions get is already protected (domain/disclosure.py): a s
 conditions and evidence are judged on published values, so that a signal appearing or
 not tells no more than the figures themselves."""
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import date
-
-from contracts.events import Address
-
-def location_key(address: Address, secret: bytes) -> str:
-    """A keyed hash of the building (postcode + huisnummer): repeats at one building can be
-    counted without reporting ever holding the address."""
-    building = f"{address.postcode}|{address.huisnummer}".encode()
-    return "loc-" + hmac.new(secret, building, hashlib.sha256).hexdigest()[:16]
-
 
 def family(category: str) -> str:
     return category.split(".", 1)[0]
@@ -31,10 +20,12 @@ class Finding:
     period_end: date
     evidence: dict[str, float | int | str]
     summary: str
+    building_ref: str | None = None  # a hotspot's building: kept in reporting, shown to its owners only
+    owners: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        return f"{self.kind}/{self.scope}/{self.period_end.isoformat()}"
+        return f"{self.kind}/{self.building_ref or self.scope}/{self.period_end.isoformat()}"
 
 
 # Thresholds on protected counts (multiples of 5).
@@ -48,11 +39,15 @@ ARREARS_MIN_CASES = 5
 ARREARS_RISE = 1.5
 
 
-def hotspot(location: str, buurt: str, complaints: int, families: int, start: date, end: date) -> Finding | None:
+def hotspot(building_ref: str, buurt: str, complaints: int, families: int, start: date, end: date,
+            owners: tuple[str, ...] = ()) -> Finding | None:
+    """Repeats at one building. The signal names the buurt; which building it is stays in
+    reporting for the corporations that have cases there."""
     if complaints < HOTSPOT_MIN_COMPLAINTS or families < HOTSPOT_MIN_FAMILIES:
         return None
-    return Finding("hotspot", location, buurt, start, end, {"complaints": complaints, "category_families": families},
-                   f"{complaints} meldingen in {families} soorten over één gebouw in {buurt}")
+    return Finding("hotspot", buurt, buurt, start, end, {"complaints": complaints, "category_families": families},
+                   f"{complaints} meldingen in {families} soorten over één gebouw in {buurt}",
+                   building_ref=building_ref, owners=owners)
 
 
 def stuck(buurt: str, category: str, median_days: float, cases: int, usual_median_days: float, usual_cases: int,

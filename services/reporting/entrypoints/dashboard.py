@@ -1,64 +1,118 @@
 """The dashboard: one server-rendered page with inline SVG charts (no scripts, no CDN).
 
-The same protected figures as the JSON API (multiples of 5, scoped per organisation). A browser signs in once with an admin,
-corporation or partner token (kept in an HttpOnly cookie).
+The same protected figures as the JSON API (multiples of 5, scoped per organisation). A
+browser signs in once with an admin, corporation or partner token; the token is checked and
+dropped, and the browser keeps only a random server-side session id in a `Secure`,
+`HttpOnly`, `SameSite=Strict` cookie. Every form that changes state (sign-in, sign-out)
+carries a CSRF token and must come from this origin; every page has a CSP without scripts,
+`frame-ancestors 'none'` and `nosniff`.
 """
 
+import base64
+import hashlib
+import hmac
 import math
+import secrets
 from collections import defaultdict
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from runtime.auth import Principal, principal
+from runtime.auth import principal
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.reporting.domain.access import Reader
-from services.reporting.service_layer import handlers
+from services.reporting.service_layer import dashboard_sessions, handlers
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
-COOKIE = "samenwijk_token"
+SESSION_COOKIE = "samenwijk_session"
+LOGIN_CSRF_COOKIE = "samenwijk_login_csrf"
 WEEKDAYS = ["ma", "di", "wo", "do", "vr", "za", "zo"]
 
 
-async def signed_in(request: Request) -> Principal | None:
-    token = request.cookies.get(COOKIE)
-    if not token:
+def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/dashboard", secure=True, httponly=True,
+                        samesite="strict")
+
+
+def _same_origin(request: Request) -> None:
+    """A state-changing form must come from this origin (browsers send Origin on POST)."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if origin is None:
+        return  # not a browser; the CSRF token still has to match
+    parts = urlsplit(origin)
+    if f"{parts.scheme}://{parts.netloc}" != f"{request.url.scheme}://{request.url.netloc}":
+        raise HTTPException(403, "cross-origin form post refused")
+
+
+def _csrf_ok(sent: str, expected: str | None) -> bool:
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+async def signed_in(request: Request, rt: ServiceRuntime) -> dashboard_sessions.SignedIn | None:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id or len(session_id) > 128:
         return None
-    try:
-        return await principal(request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
-    except HTTPException:
-        return None
+    async with rt.pool.acquire() as conn:
+        return await dashboard_sessions.current(conn, session_id, datetime.now(UTC))
 
 
 @router.post("/dashboard/login")
-async def login(request: Request, token: str = Form(min_length=10, max_length=4096)) -> RedirectResponse:
-    await principal(request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))  # 401 if invalid
-    response = RedirectResponse("/dashboard", status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+async def login(request: Request, token: str = Form(min_length=10, max_length=4096),
+                csrf: str = Form(max_length=128), rt: ServiceRuntime = Depends(service_runtime)) -> Response:
+    _same_origin(request)
+    if not _csrf_ok(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
+        raise HTTPException(403, "the sign-in form's CSRF token does not match; reload the page")
+    who = await principal(request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))  # 401 if invalid
+    async with rt.pool.acquire() as conn:
+        session_id = await dashboard_sessions.sign_in(conn, who.organisation_id, who.org_type, who.scopes,
+                                                      datetime.now(UTC))
+    response = _secured(RedirectResponse("/dashboard", status_code=303))
+    _cookie(response, SESSION_COOKIE, session_id, int(dashboard_sessions.SESSION_TTL.total_seconds()))
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/dashboard", secure=True, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/dashboard/logout")
+async def logout(request: Request, csrf: str = Form(max_length=128),
+                 rt: ServiceRuntime = Depends(service_runtime)) -> Response:
+    _same_origin(request)
+    who = await signed_in(request, rt)
+    if who is None or not _csrf_ok(csrf, who.csrf_token):
+        raise HTTPException(403, "not signed in, or the form's CSRF token does not match")
+    async with rt.pool.acquire() as conn:
+        await dashboard_sessions.sign_out(conn, request.cookies[SESSION_COOKIE])
+    response = _secured(RedirectResponse("/dashboard", status_code=303))
+    response.delete_cookie(SESSION_COOKIE, path="/dashboard", secure=True, httponly=True, samesite="strict")
     return response
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request, wijk: str | None = None, category: str | None = None,
-                    rt: ServiceRuntime = Depends(service_runtime)) -> HTMLResponse:
-    who = await signed_in(request)
-    if who is None:
-        return HTMLResponse(_page("Aanmelden", _LOGIN))  # a page, not an API: 200 with the sign-in form
+                    rt: ServiceRuntime = Depends(service_runtime)) -> Response:
+    who = await signed_in(request, rt)
+    if who is None:  # a page, not an API: 200 with the sign-in form and its CSRF token
+        csrf = secrets.token_urlsafe(32)
+        response = _secured(HTMLResponse(_page("Aanmelden", _login(csrf))))
+        _cookie(response, LOGIN_CSRF_COOKIE, csrf, 600)
+        return response
     wijk, category = wijk or None, category or None
     reference = request.app.state.reference
     d, reader = request.app.state.disclosure, Reader.of(who)
     async with rt.pool.acquire() as conn:
         cases = await handlers.case_figures(conn, d, wijk, category, None)
         hours = await handlers.time_of_day(conn, d, wijk, category)
-        signals = await handlers.signals(conn)
+        signals = await handlers.signals(conn, reader)
         goals = await handlers.goals(conn, d, reference)
         spend = await handlers.spend(conn, d, reference, reader) if reader.sees_spend else []
         options = await conn.fetch("SELECT DISTINCT wijk_code, category FROM case_facts ORDER BY 1, 2")
     body = "".join([
+        _logout(who.csrf_token),
         _filters(sorted({r["wijk_code"] for r in options}), sorted({r["category"] for r in options}), wijk, category),
         '<div class="grid">',
         _card("Nieuwe casussen per maand", _trend(cases)),
@@ -69,7 +123,7 @@ async def dashboard(request: Request, wijk: str | None = None, category: str | N
         _card("Signalen", _signals(signals)),
         _card("Buurten", _buurt_table(cases)),
     ])
-    return HTMLResponse(_page(f"samenwijk — wijkbeeld ({escape(who.organisation_id)})", body))
+    return _secured(HTMLResponse(_page(f"samenwijk — wijkbeeld ({escape(who.organisation_id)})", body)))
 
 
 # -- pieces ---------------------------------------------------------------------------------
@@ -175,8 +229,15 @@ def _card(title: str, content: str) -> str:
     return f'<section class="card"><h2>{title}</h2>{content}</section>'
 
 
-_LOGIN = ('<form method="post" action="/dashboard/login" class="login"><label>Token <input name="token" '
-          'type="password" autocomplete="off"></label><button type="submit">Aanmelden</button></form>')
+def _login(csrf: str) -> str:
+    return ('<form method="post" action="/dashboard/login" class="login"><label>Token <input name="token" '
+            'type="password" autocomplete="off"></label>'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}"><button type="submit">Aanmelden</button></form>')
+
+
+def _logout(csrf: str) -> str:
+    return ('<form method="post" action="/dashboard/logout" class="logout">'
+            f'<input type="hidden" name="csrf" value="{escape(csrf)}"><button type="submit">Afmelden</button></form>')
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2b36}
@@ -188,8 +249,24 @@ h2{font-size:15px;margin:0 0 8px}.chart{width:100%;height:auto}.chart text{font-
 .needle{stroke:#154273;stroke-width:3}.cap{stroke:#c0392b;stroke-width:2}.target{stroke:#c0392b;stroke-dasharray:4}
 .gauge,.goal{display:inline-block;margin:4px;width:200px;text-align:center;font-size:12px}
 table{border-collapse:collapse;width:100%;font-size:13px}td,th{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}
-.filters{margin-bottom:12px}.filters label{margin-right:12px}.empty{color:#777}
+.filters{margin-bottom:12px}.filters label{margin-right:12px}.empty{color:#777}.logout{float:right}
 """
+# No scripts at all; the one inline style block by its hash; forms only to this origin.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+SECURITY_HEADERS = {
+    "Content-Security-Policy": f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src data:; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # no referrer to other sites; the own Origin on own form posts
+    "Cache-Control": "no-store",
+}
+
+
+def _secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
 
 
 def _page(title: str, body: str) -> str:

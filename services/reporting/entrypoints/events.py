@@ -2,6 +2,7 @@
 
 from contracts.events import (
     CaseClosed,
+    CaseErased,
     CaseOpened,
     CaseReopened,
     ComplaintReceived,
@@ -26,6 +27,7 @@ def routers(projections: handlers.Projections) -> list[EventRouter]:
     cases.on(ObservationRecorded)(projections.observation_recorded)
     cases.on(CaseClosed)(projections.case_closed)
     cases.on(CaseReopened)(projections.case_reopened)
+    cases.on(CaseErased)(projections.case_erased)
 
     referrals = EventRouter(Topics.REFERRALS)
     referrals.on(ReferralRequested)(projections.referral_requested)

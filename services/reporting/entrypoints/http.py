@@ -100,6 +100,7 @@ class Signal(BaseModel):
     kind: str
     scope: str
     buurt_code: str | None
+    building_ref: str | None = None  # a hotspot's building, for a corporation with cases there only
     evidence: dict[str, Any]
     summary: str
     period_start: date
@@ -178,9 +179,11 @@ async def goals(request: Request, _: Reader = Depends(reader), d: Disclosure = D
 
 
 @router.get("/signals", response_model=list[Signal], tags=["signals"])
-async def signals(_: Reader = Depends(reader), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+async def signals(who: Reader = Depends(reader), rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
+    """Hotspots name the buurt; the building reference (resolvable at intake's
+    /v1/buildings/{ref}) only to a corporation with cases there."""
     async with rt.pool.acquire() as conn:
-        return await handlers.signals(conn)
+        return await handlers.signals(conn, who)
 
 
 @router.post("/admin/signals/detect", response_model=list[Signal], tags=["admin"])

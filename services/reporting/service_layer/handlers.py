@@ -9,6 +9,7 @@ import asyncpg
 
 from contracts.events import (
     CaseClosed,
+    CaseErased,
     CaseOpened,
     CaseReopened,
     ComplaintReceived,
@@ -33,20 +34,18 @@ from services.reporting.domain.reference import Reference
 
 
 class Projections:
-    """The event handlers; they need the key that pseudonymises buildings and the one that
-    gives every fact its record key (domain/disclosure.py)."""
+    """The event handlers; they need the key that gives every fact its record key
+    (domain/disclosure.py)."""
 
-    def __init__(self, location_secret: bytes, disclosure: Disclosure) -> None:
-        self.location_secret = location_secret
+    def __init__(self, disclosure: Disclosure) -> None:
         self.disclosure = disclosure
 
     def _key(self, kind: str, record_id: UUID) -> int:
         return self.disclosure.record_key(kind, record_id)
 
     async def case_opened(self, event: CaseOpened, meta: EventMeta, uow: UnitOfWork) -> None:
-        address = event.details.address  # used for the building key only, never stored
-        location = model.location_key(address, self.location_secret) if address else None
-        await repository.add_case(uow.conn, event, location, self._key("case", event.case_id))
+        # the building is intake's random reference; the address (if the event still has one) is never read
+        await repository.add_case(uow.conn, event, self._key("case", event.case_id))
         uow.now_known("case", event.case_id)
 
     async def complaint_received(self, event: ComplaintReceived, meta: EventMeta, uow: UnitOfWork) -> None:
@@ -96,6 +95,11 @@ class Projections:
         await repository.add_escalation(uow.conn, event.escalation_id, event.case_id, event.level, event.raised_at,
                                         self._key("escalation", event.escalation_id))
         uow.now_known("escalation", event.escalation_id)
+
+    async def case_erased(self, event: CaseErased, meta: EventMeta, uow: UnitOfWork) -> None:
+        """Every fact of the case goes. Published figures stay protected: they are the
+        rounding of whatever the current records are, and one record fewer is one more new draw."""
+        await repository.erase_case(uow.conn, event.case_id)
 
     async def escalation_resolved(self, event: EscalationResolved, meta: EventMeta, uow: UnitOfWork) -> None:
         if not await repository.resolve_escalation(uow.conn, event.escalation_id, event.resolved_at):
@@ -196,8 +200,16 @@ async def goals(conn: asyncpg.Connection, d: Disclosure, reference: Reference) -
     return out
 
 
-async def signals(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    return await repository.signals(conn)
+async def signals(conn: asyncpg.Connection, reader: Reader) -> list[dict[str, Any]]:
+    """A hotspot names its buurt; the building reference only for a corporation with cases
+    there (it can resolve it at intake). Everyone else gets the buurt only."""
+    out = []
+    for row in await repository.signals(conn):
+        owners = row.pop("owners") or []
+        if not reader.owns_building(owners):
+            row["building_ref"] = None
+        out.append(row)
+    return out
 
 
 # -- signals --------------------------------------------------------------------------------
@@ -213,9 +225,9 @@ async def detect_signals(uow: UnitOfWork, d: Disclosure, now: datetime | None = 
     def p(r: Any, name: str) -> int:
         return d.count(int(r[name]), int(r[f"{name}_key"]))
 
-    for r in await repository.repeat_locations(uow.conn, d90):
-        findings.append(model.hotspot(r["location_key"], r["buurt_code"], p(r, "complaints"), r["families"],
-                                      d90.date(), today))
+    for r in await repository.repeat_buildings(uow.conn, d90):
+        findings.append(model.hotspot(r["building_ref"], r["buurt_code"], p(r, "complaints"), r["families"],
+                                      d90.date(), today, owners=tuple(r["owners"])))
     for r in await repository.resolve_times(uow.conn, d90, now - timedelta(days=365)):
         findings.append(model.stuck(r["buurt_code"], r["category"], r["median"], p(r, "n"), r["usual_median"],
                                     p(r, "usual_n"), d90.date(), today))
@@ -233,7 +245,8 @@ async def detect_signals(uow: UnitOfWork, d: Disclosure, now: datetime | None = 
                                 period_start=f.period_start, period_end=f.period_end, evidence=f.evidence,
                                 summary=f.summary, detected_at=now)
         if await repository.record_signal(uow.conn, f.key, signal.signal_id, f.kind, f.scope, f.buurt_code,
-                                          f.evidence, f.summary, f.period_start, f.period_end, now):
+                                          f.evidence, f.summary, f.period_start, f.period_end, now,
+                                          f.building_ref, list(f.owners)):
             uow.publish(signal, Topics.SIGNALS)
             published.append(signal)
     return published
