@@ -1,7 +1,9 @@
 """Kafka wiring: the faststream broker and topic creation with our partition counts."""
 
+import asyncio
 import logging
 import ssl
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -34,6 +36,8 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=settings.service_name,
+        # also how soon a pattern subscription (partners' responses topics) sees a new topic
+        metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
         security=security(settings),
         middlewares=[KafkaTelemetryMiddleware()],
         logger=None,
@@ -56,5 +60,24 @@ async def ensure_topics(settings: ServiceSettings, names: list[str]) -> None:
         for topic, code, *_ in getattr(result, "topic_errors", []):
             if code not in (0, TopicAlreadyExistsError.errno):
                 log.warning("could not create topic %s: error %s", topic, code)
+        await _wait_for_leaders(admin, missing)
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30) -> None:
+    """Apache Kafka answers CreateTopics before every partition has a leader: a consumer
+    that subscribes at once meets NotLeaderForPartition, and a pattern subscription can
+    miss the topic until its next metadata refresh. Wait until the metadata shows leaders."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = await admin.describe_topics(names)
+        pending = [t["topic"] for t in topics
+                   if t["error_code"] != 0 or not t["partitions"]
+                   or any(p["error_code"] != 0 or p["leader"] < 0 for p in t["partitions"])]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            log.warning("topics still without leaders after %.0f s: %s", timeout_s, ", ".join(pending))
+            return
+        await asyncio.sleep(0.2)

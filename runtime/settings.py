@@ -20,6 +20,9 @@ class ServiceSettings(BaseSettings):
     # off only for Tansu, which rejects idempotent producers.
     kafka_enable_idempotence: bool = True
     kafka_session_timeout_ms: int = 10_000
+    # A pattern subscription (partners' responses topics) matches new topics only when
+    # metadata is refreshed: aiokafka's 5-minute default made a new partner wait that long.
+    kafka_metadata_max_age_ms: int = 30_000
     kafka_heartbeat_interval_ms: int = 3_000
     # Apache Kafka answers a waiting fetch as soon as data arrives; Tansu only when this
     # wait ends, so there every hop costs about half of it (samenwijk_dev sets 10 for Tansu).
