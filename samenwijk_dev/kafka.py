@@ -133,6 +133,7 @@ class KafkaNode:
     config: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
     started_s: float | None = None  # wall time of the last start until the client port opened
+    paused: bool = False
 
     @property
     def bootstrap(self) -> str:
@@ -174,6 +175,7 @@ class KafkaNode:
         log = open(self.log_path, "ab")
         self._t0 = time.monotonic()
         self.started_s = None
+        self.paused = False
         self.proc = subprocess.Popen(self._java("kafka.Kafka", str(self.properties)),
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -188,7 +190,7 @@ class KafkaNode:
             return True
         return False
 
-    def wait_ready(self, timeout: float = 90) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ready():
@@ -230,10 +232,12 @@ class KafkaNode:
         """SIGSTOP: the node stays a member but answers nothing (past its session timeout, it is fenced)."""
         assert self.proc is not None and self.alive, f"kafka node {self.node_id} is not running"
         self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
 
     def resume(self) -> None:
         assert self.proc is not None and self.alive, f"kafka node {self.node_id} is not running"
         self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
 
     def restart(self, wait: bool = True) -> None:
         """Start again on the same ports and data (after kill() or stop())."""
@@ -369,10 +373,11 @@ class KafkaCluster:
             if p.returncode != 0:
                 raise RuntimeError(f"formatting kafka node {n.node_id} failed: {out.decode(errors='replace')[-2000:]}")
 
-    def start(self, timeout: float = 120, attempts: int = 3) -> None:
+    def start(self, timeout: float = 300, attempts: int = 3) -> None:
         """Format (first time) and start every node at once: none finishes starting
         without a controller quorum. A port taken meanwhile shows up seconds late as a
-        node that exits or never opens its port: then try again on new ports."""
+        node that exits or never opens its port: then try again on new ports. The timeout
+        is generous: on a saturated 2-core box a quorum took 95 s (5 s when quiet)."""
         reason = unavailable_reason()
         if reason:
             raise RuntimeError(reason)
@@ -442,10 +447,12 @@ class KafkaCluster:
         return None if best is None else best[1]
 
     async def partition_leaders(self, topic: str) -> dict[int, int]:
-        """partition → leader node id, as the cluster's metadata says now."""
+        """partition → leader node id, as the cluster's metadata says now (asked of a
+        running, unpaused node: a paused one accepts connections but never answers)."""
         from aiokafka import AIOKafkaClient
 
-        client = AIOKafkaClient(bootstrap_servers=[n.bootstrap for n in self.nodes if n.alive])
+        client = AIOKafkaClient(bootstrap_servers=[n.bootstrap for n in self.nodes if n.alive and not n.paused],
+                                request_timeout_ms=10_000)
         await client.bootstrap()
         try:
             await client.force_metadata_update()

@@ -3,12 +3,13 @@
 
 import asyncio
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from contracts.topics import Topics
 from samenwijk_dev.kafka import KafkaCluster
 
-from .conftest import only_on
+from .conftest import new_id, only_on, read_topic
 
 
 def test_the_services_topics_are_replicated_three_times_and_every_partition_has_a_leader(stack):
@@ -33,3 +34,23 @@ def test_the_services_topics_are_replicated_three_times_and_every_partition_has_
     assert cluster.leader_of(Topics.CASES, 0) == leaders[0]
     assert cluster.active_controller() in {1, 2, 3}
     assert all(rss and rss > 0 for rss in cluster.rss_bytes().values())
+
+
+def test_an_idempotent_aiokafka_producer_gets_a_producer_id_and_delivers_each_record_once_in_order(stack):
+    """KAFKA.md: aiokafka's own CI never ran idempotence against Kafka 4.x; the services do."""
+    only_on(stack, "kafka", "Tansu rejects idempotent producers (InitProducerId)")
+    topic = f"samenwijk.test.idempotence.{new_id()}"
+
+    async def send() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
+        await producer.start()
+        try:
+            batch = [producer.send(topic, str(i).encode(), key=b"one-key") for i in range(200)]
+            await asyncio.gather(*(await asyncio.gather(*batch)))
+            return producer._txn_manager.producer_id  # noqa: SLF001 - no public accessor
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(send()) >= 0
+    records = read_topic(stack, topic, lambda rs: len(rs) >= 200)
+    assert [r.value for r in records] == [str(i).encode() for i in range(200)]
