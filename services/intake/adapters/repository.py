@@ -1,11 +1,10 @@
 """SQL for intake's tables. Functions take the connection of the caller's unit of work."""
 
+import secrets
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
-
-import secrets
 
 import asyncpg
 
