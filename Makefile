@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # make run BROKER=kafka: the demo on a 3-node Apache Kafka KRaft cluster instead of Tansu
 BROKER ?= tansu
 
-.PHONY: run test test-unit test-integration bench schemas clean help trace rebuild-reporting kafka
+.PHONY: run test test-unit test-integration bench chaos schemas clean help trace rebuild-reporting kafka
 
 help:
 	@echo "make run     - embedded broker + PostgreSQL + the four services + demo (Ctrl-C stops)"
@@ -14,6 +14,7 @@ help:
 	@echo "make test    - the whole test suite, integration tests on Tansu and on Apache Kafka"
 	@echo "make kafka   - fetch the Apache Kafka jars from Maven Central (cached in ~/.cache/samenwijk)"
 	@echo "make bench   - pipeline benchmark on the embedded stack"
+	@echo "make chaos   - faults under load, then a loss/duplicate/order check (CASES= RATE= BROKER= SCHEDULE=)"
 	@echo "make schemas - export JSON Schemas and the AsyncAPI document from contracts/"
 	@echo "make rebuild-reporting - rebuild reporting's projections from the event log (against make run)"
 	@echo "make clean   - remove all local state (.run/)"
@@ -54,6 +55,13 @@ test-integration: $(STAMP) .run/.postgres-ok .run/.browser-ok kafka
 
 bench: $(STAMP) .run/.postgres-ok $(if $(filter kafka,$(BROKER)),kafka)
 	$(PY) -m bench.pipeline --broker $(BROKER)
+
+# Quick smoke by default; the full run: make chaos CASES=10000 RATE=30 BROKER=kafka SCHEDULE=full
+CASES    ?= 600
+RATE     ?= 20
+SCHEDULE ?= quick
+chaos: $(STAMP) .run/.postgres-ok $(if $(filter kafka,$(BROKER)),kafka)
+	$(PY) -m bench.chaos --cases $(CASES) --rate $(RATE) --broker $(BROKER) --schedule $(SCHEDULE)
 
 rebuild-reporting: $(STAMP)
 	$(PY) -m services.reporting.rebuild

@@ -142,6 +142,8 @@ class Stack:
     kafka_nodes: int = 3
     # (broker, controller) port per Kafka node; None: free ports, new ones on a clash
     kafka_ports: list[tuple[int, int]] | None = None
+    # further instances of a service (same database and consumer group), for the chaos suite
+    extra_instances: list[ServiceProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         assert self.broker_kind in BROKERS, f"broker is one of {BROKERS}"
@@ -253,8 +255,21 @@ class Stack:
             "services": {n: s.url for n, s in self.services.items()},
         }, indent=2))
 
+    def add_instance(self, name: str) -> ServiceProcess:
+        """Another instance of a service: its database and consumer group, its own HTTP port."""
+        port = free_port()
+        svc = ServiceProcess(name, port, {**self.service_env(name), "SAMENWIJK_HTTP_PORT": str(port)},
+                             self.run_dir / f"{name}-{len(self.extra_instances) + 2}.log")
+        self.extra_instances.append(svc)
+        return svc
+
+    def remove_instance(self, svc: ServiceProcess) -> None:
+        svc.stop()
+        self.extra_instances.remove(svc)
+
     def stop(self) -> None:
-        for svc in self.services.values():
+        for svc in [*self.extra_instances, *self.services.values()]:
             svc.stop()
+        self.extra_instances.clear()
         self.broker.stop()
         self.postgres.stop()
