@@ -57,13 +57,21 @@ async def read_topics(bootstrap: list[str], timeout: float = 180) -> dict[str, l
                                 auto_offset_reset="earliest", request_timeout_ms=20_000)
     await consumer.start()
     try:
-        topics = sorted(t for t in await consumer.topics() if t.startswith("samenwijk."))
-        tps = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+        deadline = time.monotonic() + timeout
+        while True:  # right after a broker fault the metadata can come back empty
+            # consumer.topics() fetches the metadata but does not keep it: read it from the answer
+            cluster = await consumer._client.fetch_all_metadata()
+            topics = sorted(t for t in cluster.topics() if t.startswith("samenwijk."))
+            tps = [TopicPartition(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+            if tps or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        if not tps:
+            return {}
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         end = await consumer.end_offsets(tps)
         out: dict[str, list[Record]] = {t: [] for t in topics}
-        deadline = time.monotonic() + timeout
         remaining = {tp for tp in tps if end[tp] > 0}
         while remaining and time.monotonic() < deadline:
             batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=5000)

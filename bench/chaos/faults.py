@@ -39,7 +39,9 @@ class Fault:
     repaired: float | None = None
     detail: str = ""
     progress_s: float | None = None
+    progress_stage: str = ""  # the stage that moved on last
     catch_up_s: float | None = None
+    catch_up_stage: str = ""  # the stage that caught up last
     notes: list[str] = field(default_factory=list)
 
 

@@ -8,18 +8,22 @@ second), and from it the time each fault took to recover from:
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
 # stage → (database, query): monotone counts
+NOT_WARM_UP = "case_id <> ALL($1::uuid[])"  # the warm-up's cases change after the start (closed)
 STAGE_QUERIES = {
-    "case": ("intake", "SELECT count(*) FROM complaints"),
-    "referral": ("referral", "SELECT count(*) FROM referrals"),
-    "inbox": ("partners", "SELECT count(*) FROM referrals"),
-    "answer": ("partners", "SELECT count(*) FROM referrals WHERE status = 'accepted'"),
-    "case view": ("intake", "SELECT count(*) FROM case_parts WHERE status = 'accepted'"),
-    "reporting": ("reporting", "SELECT count(*) FROM referral_facts WHERE status = 'accepted'"),
+    "case": ("intake", f"SELECT count(*) FROM complaints WHERE {NOT_WARM_UP}"),
+    "referral": ("referral", f"SELECT count(*) FROM referrals WHERE {NOT_WARM_UP}"),
+    "inbox": ("partners", f"SELECT count(*) FROM referrals WHERE {NOT_WARM_UP}"),
+    "answer": ("partners", f"SELECT count(*) FROM referrals WHERE status = 'accepted' AND {NOT_WARM_UP}"),
+    "case view": ("intake", f"SELECT count(*) FROM case_parts WHERE status = 'accepted' AND {NOT_WARM_UP}"),
+    "reporting": ("reporting",
+                  f"SELECT count(*) FROM referral_facts WHERE status = 'accepted' AND {NOT_WARM_UP}"),
 }
 STAGES = tuple(STAGE_QUERIES)
 
@@ -31,11 +35,11 @@ class Sample:
 
 
 class Monitor:
-    def __init__(self, dsn: "callable", interval: float = 1.0) -> None:
+    def __init__(self, dsn: Callable[[str], str], warm_up_cases: list[str], interval: float = 1.0) -> None:
         self._dsn = dsn
+        self._exclude = [UUID(c) for c in warm_up_cases]
         self.interval = interval
         self.samples: list[Sample] = []
-        self.baseline: dict[str, int] = {}
         self.failed_samples = 0
 
     async def _count(self) -> dict[str, int]:
@@ -47,21 +51,18 @@ class Monitor:
             conn = await asyncpg.connect(self._dsn(db), timeout=3)
             try:
                 for stage, q in queries:
-                    out[stage] = await conn.fetchval(q, timeout=3)
+                    out[stage] = await conn.fetchval(q, self._exclude, timeout=3)
             finally:
                 await conn.close(timeout=2)
         return out
-
-    async def set_baseline(self) -> None:
-        self.baseline = await self._count()
 
     async def run(self) -> None:
         while True:
             t = time.monotonic()
             try:
                 counts = await self._count()
-                self.samples.append(Sample(t, {k: v - self.baseline.get(k, 0) for k, v in counts.items()}))
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+                self.samples.append(Sample(t, counts))
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
                 self.failed_samples += 1  # PostgreSQL is down: no sample
             await asyncio.sleep(max(0.0, t + self.interval - time.monotonic()))
 
@@ -75,17 +76,30 @@ class Monitor:
                 break
         return best
 
-    def progress_after(self, t0: float) -> float | None:
+    def progress_after(self, t0: float) -> tuple[float | None, str]:
+        """Seconds until every stage moved on, and the stage that took longest."""
         before = self.at(t0)
         if before is None:
-            return None
+            return None, ""
+        moved: dict[str, float] = {}
         for s in self.samples:
-            if s.t > t0 and all(s.counts[k] > before.counts[k] for k in STAGES):
-                return s.t - t0
-        return None
+            if s.t > t0:
+                for k in STAGES:
+                    if k not in moved and s.counts[k] > before.counts[k]:
+                        moved[k] = s.t - t0
+                if len(moved) == len(STAGES):
+                    slowest = max(moved, key=moved.get)
+                    return moved[slowest], slowest
+        return None, next((k for k in STAGES if k not in moved), "")
 
-    def caught_up_after(self, t0: float, needed: dict[str, int]) -> float | None:
+    def caught_up_after(self, t0: float, needed: dict[str, int]) -> tuple[float | None, str]:
+        done: dict[str, float] = {}
         for s in self.samples:
-            if s.t >= t0 and all(s.counts[k] >= needed[k] for k in STAGES):
-                return s.t - t0
-        return None
+            if s.t >= t0:
+                for k in STAGES:
+                    if k not in done and s.counts[k] >= needed[k]:
+                        done[k] = s.t - t0
+                if len(done) == len(STAGES):
+                    slowest = max(done, key=done.get)
+                    return done[slowest], slowest
+        return None, next((k for k in STAGES if k not in done), "")

@@ -8,6 +8,7 @@ violation, 2 on a harness failure, 3 when the time limit ran out.
 import argparse
 import asyncio
 import json
+import logging
 import secrets
 import signal
 import sys
@@ -47,9 +48,8 @@ async def drive(stack: Stack, args: argparse.Namespace, out: dict) -> checker.Re
     kafka_partners = [KafkaPartner(p, lambda: stack.broker.bootstrap, args.broker == "kafka", warm_up)
                       for p in plan.KAFKA_PARTNERS]
     out["partners"] = (http_partners, kafka_partners)
-    monitor = Monitor(stack.postgres.dsn)
+    monitor = Monitor(stack.postgres.dsn, [str(j["case"]["case_id"]) for j in journeys])
     out["monitor"] = monitor
-    await monitor.set_baseline()
     background = [asyncio.create_task(p.run()) for p in [*http_partners, *kafka_partners]]
     background.append(asyncio.create_task(monitor.run()))
     injector = faults.Injector(stack, args.restart_after)
@@ -87,14 +87,20 @@ async def drive(stack: Stack, args: argparse.Namespace, out: dict) -> checker.Re
                 break
             await asyncio.sleep(1)
         await asyncio.sleep(3)  # escalations and the last facts after the last answer
-        print(f"  [{time.monotonic() - t0:6.1f} s] drained (or gave up waiting); checking …", flush=True)
-        for f in done:
-            f.progress_s = monitor.progress_after(f.hit)
-            f.catch_up_s = monitor.caught_up_after(f.hit, needed(load, units, f.hit))
+        last = monitor.samples[-1].counts if monitor.samples else {}
+        behind = {k: f"{last.get(k, 0)}/{final[k]}" for k in MONITORED if last.get(k, 0) < final[k]}
+        print(f"  [{time.monotonic() - t0:6.1f} s] " + (f"NOT drained after {args.drain:.0f} s: {behind}; checking …"
+              if behind else "drained; checking …"), flush=True)
         base = faults.Fault("(no fault: baseline)", hit=baseline_at)
-        base.progress_s = monitor.progress_after(baseline_at)
-        base.catch_up_s = monitor.caught_up_after(baseline_at, needed(load, units, baseline_at))
+        for f in [base, *done]:
+            f.progress_s, f.progress_stage = monitor.progress_after(f.hit)
+            f.catch_up_s, f.catch_up_stage = monitor.caught_up_after(f.hit, needed(load, units, f.hit))
         out["baseline"] = base
+        if args.samples:
+            Path(args.samples).write_text(json.dumps({
+                "t0": t0, "samples": [{"t": round(x.t - t0, 2), **x.counts} for x in monitor.samples],
+                "faults": [{"fault": f.name, "hit": round(f.hit - t0, 2),
+                            "repaired": f.repaired and round(f.repaired - t0, 2)} for f in done]}))
         return await checker.run_check(units, run_tag, stack.postgres.dsn, bootstrap.split(","))
     finally:
         for t in background:
@@ -146,10 +152,12 @@ def report(args: argparse.Namespace, out: dict, rep: checker.Report, started: fl
             print(f"parked, still waiting in {service}: {n}")
     if rep.other_escalations:
         print("other escalations: " + ", ".join(f"{k}: {v}" for k, v in rep.other_escalations.items()))
-    print(f"\n{'fault':<26}{'on':<9}{'repaired':>9}{'progress':>10}{'catch-up':>10}   (seconds from the fault)")
+    print(f"\n{'fault':<24}{'on':<8}{'repaired':>9}{'progress':>10} {'(last stage)':<13}{'catch-up':>9} (last stage)"
+          "   seconds from the fault")
     for f in [out["baseline"], *out.get("faults", [])]:
         rep_s = None if f.repaired is None else f.repaired - f.hit
-        print(f"{f.name:<26}{f.detail:<9}{_fmt(rep_s):>9}{_fmt(f.progress_s):>10}{_fmt(f.catch_up_s):>10}")
+        print(f"{f.name:<24}{f.detail:<8}{_fmt(rep_s):>9}{_fmt(f.progress_s):>10} {f.progress_stage:<13}"
+              f"{_fmt(f.catch_up_s):>9} {f.catch_up_stage}")
     m: Monitor = out["monitor"]
     print(f"(monitor: {len(m.samples)} samples, {m.failed_samples} missed while PostgreSQL was down)")
     lost = sum(s.lost for s in rep.stages.values())
@@ -177,6 +185,8 @@ def _stack(run_dir: Path, broker: str) -> Stack:
 
 def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    # the harness's own clients retry through every fault; their warnings would drown the figures
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     def stop(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -195,15 +205,15 @@ def main(args: argparse.Namespace) -> int:
                 print(f"chaos: the time limit of {limit:.0f} s ran out", file=sys.stderr)
                 return 3
             report(args, out, rep, started)
+            return 1 if rep.failed else 0
+        finally:
+            print("stopping the stack …", flush=True)
+            stack.stop()
             if args.keep_logs:
                 for log in Path(tmp).rglob("*.log"):
                     target = Path(args.keep_logs) / log.relative_to(tmp)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(log.read_bytes())
-            return 1 if rep.failed else 0
-        finally:
-            print("stopping the stack …", flush=True)
-            stack.stop()
             stack.postgres.destroy()  # its data may sit outside tmp (root: a dir postgres can reach)
 
 
@@ -217,6 +227,7 @@ def cli() -> None:
     parser.add_argument("--drain", type=float, default=180, help="seconds to wait for the pipeline to drain")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--max-seconds", type=float, default=None, help="hard limit (default: from the load)")
+    parser.add_argument("--samples", default=None, help="write the per-stage counts over time here (JSON)")
     parser.add_argument("--keep-logs", default=None, help="copy the services' logs here before cleaning up")
     args = parser.parse_args()
     try:
