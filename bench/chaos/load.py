@@ -14,6 +14,10 @@ import httpx
 from bench.chaos.plan import Submission, Unit, body
 
 RETRYABLE = {409, 429, 500, 502, 503, 504}
+# httpcore's pool scans every queued request against every connection on each change:
+# thousands of requests queued while intake is down made the harness itself CPU-bound
+# (quadratic). Requests beyond this many in flight wait here instead, cheaply.
+IN_FLIGHT = 64
 
 
 class Load:
@@ -29,6 +33,8 @@ class Load:
         self.client_errors: list[str] = []  # 4xx that are not a retry signal: a bug on one side
         self.started: float | None = None
         self.done = asyncio.Event()
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self.max_queue_s = 0.0  # the longest a submission waited for a free slot (client backlog)
 
     @property
     def submissions(self) -> list[Submission]:
@@ -38,7 +44,7 @@ class Load:
         return [s for s in self.submissions if s.acked_at is not None and (before is None or s.acked_at <= before)]
 
     async def run(self) -> None:
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
         async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(15, connect=3)) as client:
             self.started = time.monotonic()
             await asyncio.gather(*(self._unit(client, u) for u in self.units))
@@ -61,7 +67,10 @@ class Load:
             sub.attempts += 1
             reason = None
             try:
-                r = await client.post(self._url() + "/v1/cases", json=payload, headers=headers)
+                queued = time.monotonic()
+                async with self._in_flight:
+                    self.max_queue_s = max(self.max_queue_s, time.monotonic() - queued)
+                    r = await client.post(self._url() + "/v1/cases", json=payload, headers=headers)
                 kind = r.headers.get("content-type", "").split(";")[0]
                 self.statuses[f"{r.status_code} {kind}"] += 1
                 if r.status_code == 201:

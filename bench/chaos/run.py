@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.chaos import checker, faults, plan
-from bench.chaos.load import Load
+from bench.chaos.load import IN_FLIGHT, Load
 from bench.chaos.monitor import STAGES as MONITORED, Monitor
 from bench.chaos.partners import HttpPartner, KafkaPartner
 from samenwijk_dev import demo
@@ -122,7 +122,8 @@ def report(args: argparse.Namespace, out: dict, rep: checker.Report, started: fl
     print(f"client: {sum(1 for s in subs if s.acked_at)} acknowledged, "
           f"{sum(1 for s in subs if s.gave_up)} given up, {sum(load.retries.values())} retries "
           f"({', '.join(f'{k}: {v}' for k, v in load.retries.most_common()) or 'none'}); "
-          f"answers: {', '.join(f'{k}: {v}' for k, v in load.statuses.most_common())}")
+          f"answers: {', '.join(f'{k}: {v}' for k, v in load.statuses.most_common())}; "
+          f"longest wait for one of the client's {IN_FLIGHT} connections: {load.max_queue_s:.1f} s")
     for e in load.client_errors[:5]:
         print(f"  client error: {e}")
     for p in http_partners:
