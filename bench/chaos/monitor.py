@@ -41,6 +41,7 @@ class Monitor:
         self.interval = interval
         self.samples: list[Sample] = []
         self.failed_samples = 0
+        self.last_error = ""
 
     async def _count(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -60,10 +61,13 @@ class Monitor:
         while True:
             t = time.monotonic()
             try:
-                counts = await self._count()
+                counts = await asyncio.wait_for(self._count(), 8)
                 self.samples.append(Sample(t, counts))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncio.TimeoutError):
-                self.failed_samples += 1  # PostgreSQL is down: no sample
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - PostgreSQL down or restarting: no sample, go on
+                self.failed_samples += 1
+                self.last_error = repr(exc)
             await asyncio.sleep(max(0.0, t + self.interval - time.monotonic()))
 
     def at(self, t: float) -> Sample | None:

@@ -151,6 +151,8 @@ def report(args: argparse.Namespace, out: dict, rep: checker.Report, started: fl
     for service, n in rep.parked.items():
         if n:
             print(f"parked, still waiting in {service}: {n}")
+    if rep.unreadable:
+        print(f"topic partitions not readable to their end ({len(rep.unreadable)}): {', '.join(rep.unreadable[:5])}")
     if rep.other_escalations:
         print("other escalations: " + ", ".join(f"{k}: {v}" for k, v in rep.other_escalations.items()))
     print(f"\n{'fault':<24}{'on':<8}{'repaired':>9}{'progress':>10} {'(last stage)':<13}{'catch-up':>9} (last stage)"
@@ -160,7 +162,8 @@ def report(args: argparse.Namespace, out: dict, rep: checker.Report, started: fl
         print(f"{f.name:<24}{f.detail:<8}{_fmt(rep_s):>9}{_fmt(f.progress_s):>10} {f.progress_stage:<13}"
               f"{_fmt(f.catch_up_s):>9} {f.catch_up_stage}")
     m: Monitor = out["monitor"]
-    print(f"(monitor: {len(m.samples)} samples, {m.failed_samples} missed while PostgreSQL was down)")
+    print(f"(monitor: {len(m.samples)} samples, {m.failed_samples} missed"
+          f"{', the last for ' + m.last_error if m.last_error else ''})")
     lost = sum(s.lost for s in rep.stages.values())
     dup = sum(s.duplicated for s in rep.stages.values())
     disorder = sum(b for b, _ in rep.order.values())
@@ -193,7 +196,7 @@ def main(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
-    limit = args.max_seconds or (args.cases / args.rate) * 2 + args.drain + 600
+    limit = args.max_seconds or (args.cases / args.rate) * 2.5 + args.drain + 900
     with tempfile.TemporaryDirectory(prefix="samenwijk-chaos-") as tmp:
         stack = _stack(Path(tmp), args.broker)
         out: dict = {}
