@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -195,6 +195,7 @@ class Consumer:
         self._subscribers: list[Any] = []
         self._routes: list[EventRouter | Routes] = []  # to decode parked records again
         self._groups: list[tuple[str, list[str], str | None]] = []
+        self._rewound: dict[str, set[Any]] = {}  # group -> partitions read again since rewind()
         self.paused = False
         self.dead_letters = 0
         self.handled = 0
@@ -220,9 +221,27 @@ class Consumer:
         """(consumer group, topics, pattern) of each subscriber."""
         return list(self._groups)
 
-    async def restart(self, timeout: float = 15.0) -> None:
+    def rewind(self) -> None:
+        """Read every partition from its beginning the next time it is assigned here (once
+        each): the broker lost its state and the producers refill it (runtime.recovery)."""
+        self._rewound = {group_id: set() for group_id, _, _ in self._groups}
+
+    async def on_assigned(self, group_id: str, kafka_consumer: Any, assigned: set[Any]) -> None:
+        done = self._rewound.get(group_id)
+        if done is None:
+            return
+        fresh = sorted(assigned - done, key=lambda tp: (tp.topic, tp.partition))
+        if fresh:
+            await kafka_consumer.seek_to_beginning(*fresh)
+            done.update(fresh)
+            log.info("%s reads %d partitions from the beginning again", group_id, len(fresh))
+
+    async def restart(self, timeout: float = 15.0, *, rewind: bool = False) -> None:
         """New Kafka consumers for every subscriber (a stalled one, or after the broker lost
-        its state); they resume from the group's committed offsets, the inbox skips repeats."""
+        its state); they resume from the group's committed offsets — or, with `rewind`, from
+        the beginning — and the inbox skips repeats."""
+        if rewind:
+            self.rewind()
         self.restarts += 1
         metrics.CONSUMER_RESTARTS.inc()
         for subscriber in self._subscribers:
@@ -245,10 +264,12 @@ class Consumer:
     def _subscribe(self, broker: KafkaBroker, routes: "EventRouter | Routes", topics: list[str],
                    pattern: str | None, group_id: str) -> None:
         s = self._settings
+        holder: list[Any] = []
         subscriber = broker.subscriber(
             *topics,
             pattern=pattern,
             group_id=group_id,
+            listener=_Rebalance(self, group_id, holder),
             batch=True,
             max_records=s.consumer_max_records,
             batch_timeout_ms=s.kafka_fetch_max_wait_ms,
@@ -265,6 +286,7 @@ class Consumer:
             await self.process(routes, records)
 
         subscriber(handle_batch)
+        holder.append(subscriber)
         self._subscribers.append(subscriber)
         self._routes.append(routes)
         self._groups.append((group_id, topics, pattern))
@@ -514,6 +536,21 @@ class Consumer:
     async def _backoff(self, exc: BaseException) -> None:
         log.warning("transient failure, the batch will come again: %s", exc)
         await asyncio.sleep(1.0)
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands each new assignment to the Consumer (which may rewind it)."""
+
+    def __init__(self, owner: Consumer, group_id: str, holder: list[Any]) -> None:
+        self._owner, self._group_id, self._holder = owner, group_id, holder
+
+    async def on_partitions_revoked(self, revoked: set[Any]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: set[Any]) -> None:
+        kafka_consumer = self._holder[0].consumer if self._holder else None
+        if kafka_consumer is not None:
+            await self._owner.on_assigned(self._group_id, kafka_consumer, set(assigned))
 
 
 def _crash_point_after_commit(items: list[_Item]) -> None:

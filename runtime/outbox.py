@@ -24,6 +24,10 @@ from runtime.telemetry import context_from_headers, current_traceparent
 log = logging.getLogger(__name__)
 
 RELAY_LOCK_ID = 0x5A4D_0001  # pg advisory lock key: one relay per service database
+# Held around each batch (select, publish, mark): a refill after a broker loss
+# (runtime.recovery) waits for the batch in flight and holds the next one until it has
+# put the old rows back, so no new row goes out before them.
+RELAY_BATCH_LOCK_ID = 0x5A4D_0002
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,20 @@ async def add_records(conn: asyncpg.Connection, records: Iterable[OutgoingRecord
 Publish = Callable[[str, bytes | None, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
 
 
+# ensure(topics) -> awaitable: the topics exist on the broker (created if need be).
+EnsureTopics = Callable[[list[str]], Awaitable[None]]
+
+
 class OutboxRelay:
-    def __init__(self, database_url: str, publish: Publish, batch_size: int = 500) -> None:
+    def __init__(self, database_url: str, publish: Publish, batch_size: int = 500,
+                 ensure_topics: EnsureTopics | None = None) -> None:
         self._database_url = database_url
         self._publish = publish
         self._batch_size = batch_size
+        self._ensure_topics = ensure_topics
+        # Topics known to exist on this broker. A broker that lost its topics acknowledges
+        # records for them and drops them (Tansu), so each is made sure of once per epoch.
+        self.topics_ok: set[str] = set()
         self._wake = asyncio.Event()
         self.published = 0
         self.is_leader = False
@@ -104,6 +117,13 @@ class OutboxRelay:
             await conn.close()
 
     async def _relay_batch(self, conn: asyncpg.Connection) -> int:
+        await _untraced(conn.execute("SELECT pg_advisory_lock($1)", RELAY_BATCH_LOCK_ID))
+        try:
+            return await self._publish_batch(conn)
+        finally:
+            await _untraced(conn.execute("SELECT pg_advisory_unlock($1)", RELAY_BATCH_LOCK_ID))
+
+    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
         with suppress_instrumentation():  # polling is not part of any case's trace
             rows = await conn.fetch(
                 "SELECT id, topic, key, value, headers FROM outbox"
@@ -112,6 +132,10 @@ class OutboxRelay:
             )
         if not rows:
             return 0
+        new_topics = sorted({row["topic"] for row in rows} - self.topics_ok)
+        if new_topics and self._ensure_topics is not None:
+            await self._ensure_topics(new_topics)
+        self.topics_ok.update(new_topics)
         pending = []
         for row in rows:
             token = otel_context.attach(context_from_headers(row["headers"]))

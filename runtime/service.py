@@ -20,6 +20,8 @@ from runtime.broker import create_broker, ensure_topics
 from runtime.consumer import Consumer, EventRouter
 from runtime.health import ConsumerMonitor
 from runtime.outbox import OutboxRelay
+from runtime.recovery import BrokerWatch
+from runtime.retention import retention_job
 from runtime.settings import ServiceSettings
 from runtime.telemetry import setup_tracing
 from runtime.unit_of_work import UnitOfWork
@@ -42,7 +44,9 @@ class ServiceRuntime:
         self.broker = create_broker(settings)
         self.consumer = Consumer(settings, lambda: self.pool)
         self.monitor = ConsumerMonitor(self)
-        self.relay = OutboxRelay(settings.database_url, self._publish, settings.outbox_batch_size)
+        self.relay = OutboxRelay(settings.database_url, self._publish, settings.outbox_batch_size,
+                                 ensure_topics=lambda names: ensure_topics(settings, names))
+        self.broker_watch = BrokerWatch(self)
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.tracer_provider = setup_tracing(settings)
@@ -59,10 +63,15 @@ class ServiceRuntime:
         await db.migrate(s.database_url, self.migrations)
         self._pool = await db.create_pool(s.database_url, s.database_pool_size)
         await ensure_topics(s, self.topics)
+        self.relay.topics_ok.update(self.topics)
+        if await self.broker_watch.at_start():  # a broker that lost what this service published
+            self.consumer.rewind()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._supervise(_sweep_parked), name="parked-events"))
         self._tasks.append(asyncio.create_task(self._supervise(_watch_consumers), name="consumer-health"))
+        self._tasks.append(asyncio.create_task(self._supervise(_watch_broker), name="broker-watch"))
+        self._tasks.append(asyncio.create_task(self._supervise(retention_job), name="retention"))
         for hook in self.on_start:
             await hook(self)
         for job in self.background:
@@ -142,3 +151,7 @@ async def _watch_consumers(rt: ServiceRuntime) -> None:
                 await rt.consumer.restart()
     finally:
         monitor.cancel()
+
+
+async def _watch_broker(rt: ServiceRuntime) -> None:
+    await rt.broker_watch.run()

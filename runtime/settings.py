@@ -1,6 +1,6 @@
 """Service settings from the environment (pydantic-settings), prefix SAMENWIJK_."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -49,6 +49,15 @@ class ServiceSettings(BaseSettings):
     consumer_stall_after_s: float = 60.0
 
     outbox_batch_size: int = 500
+    # A broker that lost its state is noticed within this (runtime.recovery).
+    broker_check_interval_s: float = 5.0
+    # Retention (runtime.retention): published outbox rows stay this long (a lost broker is
+    # refilled with them), then go to outbox_archive for outbox_archive_days; inbox ids are
+    # kept inbox_retention_days, which must cover the outbox window and the topics' retention.
+    outbox_retention_days: float = 30.0
+    outbox_archive_days: float = 395.0
+    inbox_retention_days: float = 45.0
+    retention_interval_s: float = 3600.0
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -66,6 +75,13 @@ class ServiceSettings(BaseSettings):
     def kafka_bootstrap_servers(self) -> list[str]:
         """The list form: faststream hands a comma-separated string to aiokafka as ONE host."""
         return [h.strip() for h in self.kafka_bootstrap.split(",") if h.strip()]
+
+    @model_validator(mode="after")
+    def _inbox_outlives_the_outbox(self) -> "ServiceSettings":
+        # An event refilled from an outbox must still be known to the inbox, or it acts twice.
+        if self.inbox_retention_days < self.outbox_retention_days:
+            raise ValueError("inbox_retention_days must be at least outbox_retention_days")
+        return self
 
     @property
     def source(self) -> str:

@@ -65,13 +65,14 @@ class UnitOfWork:
         del self._known[mark[2]:]
 
     async def erase_case_records(self, case_id: UUID) -> int:
-        """Erasure reaches the event log too: published outbox rows and dead letters of the
-        case (keyed by its id) hold its personal data, so they go. Unpublished rows stay —
+        """Erasure reaches the event log too: published outbox rows (and their archive) and
+        dead letters of the case (keyed by its id) hold its personal data, so they go. Unpublished rows stay —
         they are still owed to the broker (case.erased itself among them)."""
         key = str(case_id).encode()
         deleted = await self.conn.fetchval(
             "WITH gone AS (DELETE FROM outbox WHERE key = $1 AND published_at IS NOT NULL RETURNING 1)"
             " SELECT count(*) FROM gone", key)
+        await self.conn.execute("DELETE FROM outbox_archive WHERE key = $1", key)
         await self.conn.execute("DELETE FROM dead_letter WHERE key = $1", key)
         return deleted
 

@@ -112,6 +112,8 @@ class FakeConnection:
                 return None
             self._tables.inbox[claim] = "dead-letter"
             return True
+        if s.startswith("WITH gone AS (DELETE FROM outbox WHERE key = $1 AND published_at IS NOT NULL"):
+            return 0  # the fake keeps no published rows
         raise AssertionError(f"fetchval not faked: {s}")
 
     async def execute(self, sql: str, *args: Any) -> str:
@@ -121,6 +123,11 @@ class FakeConnection:
             topic, partition, offset, key, value, reason = args
             self._tables.dead_letter.append(DeadLetterRow(topic, partition, offset, key, value, reason))
             return "INSERT 0 1"
+        if s in ("DELETE FROM outbox_archive WHERE key = $1", "DELETE FROM dead_letter WHERE key = $1"):
+            (key,) = args
+            if "dead_letter" in s:
+                self._tables.dead_letter = [d for d in self._tables.dead_letter if d.key != key]
+            return "DELETE"
         if s == "DELETE FROM inbox WHERE event_id = $1":
             return f"DELETE {int(self._tables.inbox.pop(args[0], None) is not None)}"
         if s.startswith("INSERT INTO parked_event (park_key, event_id, event_type, event_time, topic, partition,"):

@@ -13,6 +13,7 @@ import yaml
 from pydantic import SecretStr
 
 from contracts.topics import Topics
+from runtime.recovery import EPOCH_TOPIC
 from runtime.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,8 +102,8 @@ def test_secrets_can_be_given_from_outside_the_file():
 def test_topics_are_created_with_their_partitions_before_the_services_start():
     spec = compose()
     topics = init_topics()
-    expected = set(Topics.shared()) | {t for p in partner_ids()
-                                       for t in (Topics.partner_inbox(p), Topics.partner_responses(p))}
+    expected = set(Topics.shared()) | {EPOCH_TOPIC} | {t for p in partner_ids()
+                                                      for t in (Topics.partner_inbox(p), Topics.partner_responses(p))}
     assert set(topics) == expected
     assert all(n >= 1 for n in topics.values())
     assert spec["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"

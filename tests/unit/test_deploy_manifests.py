@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from contracts.topics import Topics
+from runtime.recovery import EPOCH_TOPIC
 from tests.unit.test_compose import (EMBEDDED_ONLY, REPO, SERVICES, init_topics, partner_ids, secret_env_names,
                                      setting_env_names)
 
@@ -163,15 +164,17 @@ def test_every_setting_is_set_and_secrets_come_from_secrets(example):
 def test_topics_are_replicated_for_a_three_broker_cluster(example):
     topics = topic_names(example.resources)
     (cluster,) = of_kind(example.resources, "Kafka").values()
-    expected = set(Topics.shared()) | {t for p in partner_ids()
-                                       for t in (Topics.partner_inbox(p), Topics.partner_responses(p))}
+    expected = set(Topics.shared()) | {EPOCH_TOPIC} | {t for p in partner_ids()
+                                                      for t in (Topics.partner_inbox(p), Topics.partner_responses(p))}
     assert set(topics) == expected
     for name, topic in topics.items():
         assert topic["apiVersion"] == STRIMZI
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
         assert topic["spec"]["replicas"] == 3
         assert topic["spec"]["config"]["min.insync.replicas"] == "2"
-        assert isinstance(topic["spec"]["partitions"], int) and topic["spec"]["partitions"] >= 3
+        # one partition for the broker epoch: only its first record counts (runtime/recovery.py)
+        assert isinstance(topic["spec"]["partitions"], int) and topic["spec"]["partitions"] >= (
+            1 if name == EPOCH_TOPIC else 3)
     # compose creates the same topics with the same partition counts
     assert init_topics() == {name: t["spec"]["partitions"] for name, t in topics.items()}
     (pool,) = of_kind(example.resources, "KafkaNodePool").values()
@@ -220,8 +223,10 @@ def test_each_service_may_use_what_it_consumes_and_produces_and_no_more(example)
     for name in SERVICES:
         user = users[f"samenwijk-{name}"]
         own_partner_topics = partner_topics if name == "partners" else set()
-        assert allowed(user, "Read", topics) == CONSUMES[name] | own_partner_topics
-        assert allowed(user, "Write", topics) == PRODUCES[name] | {Topics.DEAD_LETTER} | own_partner_topics
+        # every service reads the broker's epoch and writes it when it finds none (runtime/recovery.py)
+        assert allowed(user, "Read", topics) == CONSUMES[name] | own_partner_topics | {EPOCH_TOPIC}
+        assert allowed(user, "Write", topics) == (PRODUCES[name] | {Topics.DEAD_LETTER} | own_partner_topics
+                                                  | {EPOCH_TOPIC})
         # ensure_topics lists every shared topic at start-up
         assert allowed(user, "Describe", topics) >= set(Topics.shared())
         groups = {a["resource"]["name"] for a in user["spec"]["authorization"]["acls"]

@@ -161,6 +161,7 @@ async def test_an_erasure_before_the_case_routes_nothing_when_the_case_comes(sto
     await consumer.process(Routes([cases]), (record(log, CaseErased(case_id=opened.case_id, erased_at=at), at),))
     await consumer.process(Routes([cases]), (record(log, opened, at),))
     assert published(pool, ReferralRequested) == [] and pool.parked == []
+    assert pool.dead_letters == [] and len(pool.inbox) == 2
 
 
 async def test_an_answer_for_an_unknown_referral_waits_then_is_dead_lettered_with_its_reason(
