@@ -201,6 +201,7 @@ class Consumer:
         self.handled = 0
         self.batches = 0  # fetch progress, for the stall check (runtime.health)
         self.restarts = 0
+        self._restarting = asyncio.Lock()  # the stall check and the broker watch may both ask
 
     def kafka_consumers(self) -> list[Any]:
         """The aiokafka consumers behind this service's subscribers (once started)."""
@@ -240,16 +241,17 @@ class Consumer:
         """New Kafka consumers for every subscriber (a stalled one, or after the broker lost
         its state); they resume from the group's committed offsets — or, with `rewind`, from
         the beginning — and the inbox skips repeats."""
-        if rewind:
-            self.rewind()
-        self.restarts += 1
-        metrics.CONSUMER_RESTARTS.inc()
-        for subscriber in self._subscribers:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(subscriber.stop(), timeout)
-            await subscriber.start()
-        if self.paused:
-            self.pause()
+        async with self._restarting:
+            if rewind:
+                self.rewind()
+            self.restarts += 1
+            metrics.CONSUMER_RESTARTS.inc()
+            for subscriber in self._subscribers:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(subscriber.stop(), timeout)
+                await subscriber.start()
+            if self.paused:
+                self.pause()
 
     def attach(self, broker: KafkaBroker, routers: list[EventRouter]) -> None:
         topic_routers = [r for r in routers if r.topic]
