@@ -102,11 +102,17 @@ class BrokerWatch:
         self.epoch: str | None = None
         self.recoveries = 0
 
-    async def at_start(self) -> bool:
+    async def at_start(self, timeout: float = 10.0) -> bool:
         """Before the relay and the consumers start: a broker the outbox was not published
         to is refilled before anything new goes out. True when this start refilled it (the
-        consumers should then read from the beginning)."""
-        epoch = await broker_epoch(self._rt)
+        consumers should then read from the beginning). A broker that cannot say within
+        `timeout` (a new Kafka cluster electing the epoch partition's leader) does not hold
+        the start up: the watch loop takes the first look instead."""
+        try:
+            epoch = await asyncio.wait_for(broker_epoch(self._rt), timeout)
+        except TimeoutError:
+            log.info("broker epoch not readable yet; the broker watch checks it shortly")
+            return False
         refilled = await self._refill_if_new(epoch, first_start=True)
         self.epoch = epoch
         return refilled
@@ -121,7 +127,13 @@ class BrokerWatch:
             except Exception as exc:  # the broker is away: the next round tries again
                 log.info("broker epoch check failed: %s: %s", type(exc).__name__, exc)
                 continue
-            if epoch != self.epoch:
+            if self.epoch is None:  # the look at_start could not take
+                if await self._refill_if_new(epoch, first_start=True):
+                    self.epoch = epoch
+                    await self._wait_for_topics()
+                    await self._rt.consumer.restart(rewind=True)
+                self.epoch = epoch
+            elif epoch != self.epoch:
                 await self.recover(epoch)
 
     async def recover(self, epoch: str) -> None:
