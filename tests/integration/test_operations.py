@@ -31,9 +31,13 @@ def test_one_trace_covers_the_case_in_all_four_services_and_survives_the_outbox(
     case_id = submit(stack, tokens, CONFUSED_PERSON)
 
     def traced():
-        mine = [s for s in spans(stack) if s["attributes"].get("samenwijk.case_id") == case_id]
+        everything = spans(stack)
+        mine = [s for s in everything if s["attributes"].get("samenwijk.case_id") == case_id]
         services = {s["service"] for s in mine}
-        return mine if {"intake", "referral", "partners", "reporting"} <= services else None
+        # and the last hop's publish span is flushed too (spans are exported in batches)
+        relayed = {s["service"] for s in everything if s["name"].endswith("publish")
+                   and s["trace_id"] in {m["trace_id"] for m in mine}}
+        return mine if {"intake", "referral", "partners", "reporting"} <= services and "partners" in relayed else None
 
     handled = wait_for(traced, 30, "spans of the case in every service", interval=0.5)
     trace_ids = {s["trace_id"] for s in handled}
