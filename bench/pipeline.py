@@ -25,6 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import Topics
 from samenwijk_dev import demo
+from samenwijk_dev.kafka import BENCH_JVM_OPTS
 from samenwijk_dev.stack import Stack
 
 PARTNER = "buurtbemiddeling-amsterdam"  # overlast.geluid → one referral to buurtbemiddeling
@@ -197,6 +198,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
 
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="samenwijk-bench-") as tmp:
+        os.environ.setdefault("SAMENWIJK_KAFKA_JVM_OPTS", BENCH_JVM_OPTS)  # the launcher reads it
         stack = Stack.ephemeral(Path(tmp), broker_kind=args.broker)
         print(f"starting the embedded stack on {args.broker} …", flush=True)
         stack.start()

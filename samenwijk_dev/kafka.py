@@ -31,6 +31,8 @@ POM = REPO / "kafka" / "pom.xml"
 # Small-box JVM: Kafka's scripts default to a 1 GiB heap and G1. TieredStopAtLevel=1
 # starts faster; benchmarks can drop it through SAMENWIJK_KAFKA_JVM_OPTS.
 JVM_OPTS = "-Xms128m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError -XX:TieredStopAtLevel=1"
+# Benchmarks: full JIT (C2) — slower to start, faster once warm.
+BENCH_JVM_OPTS = JVM_OPTS.replace(" -XX:TieredStopAtLevel=1", "")
 STOP_GRACE_S = 10  # then SIGKILL: without a quorum a broker waits minutes for controlled shutdown
 
 T = TypeVar("T")
