@@ -12,7 +12,8 @@ import pytest
 
 from samenwijk_dev import demo
 from samenwijk_dev.stack import SERVICES, Stack
-from tests.integration.conftest import NUISANCE, auth, chosen_brokers, query, wait_for
+from tests.conftest import chosen_brokers
+from tests.integration.conftest import NUISANCE, auth, query, wait_for
 
 REPEAT_ADDRESSES = 5
 NEW_CASES = 12
