@@ -125,7 +125,6 @@ def moment(value: str, field: str) -> datetime:
 
 
 SaneDate = Annotated[date, AfterValidator(_in_range)]
-SaneDatetime = Annotated[datetime, AfterValidator(_in_range)]
 
 
 def _nul_paths(value: Any, path: str) -> Iterator[str]:

@@ -197,3 +197,20 @@ def test_an_agreement_that_names_the_recipients_lets_the_text_through_and_erasur
                            referral_id) == [(None, None)], 20, "partners to erase the text")
     assert query(stack, "partners", "SELECT count(*) FROM outbox WHERE key = %s AND position(%s in convert_from(value,"
                  " 'UTF8')) > 0", case_id.encode(), reason) == [(0,)]
+
+
+def test_a_command_with_a_code_not_on_the_list_is_dead_lettered_and_nothing_is_shared(stack, tokens, routing_ready):
+    case_id = submit(stack, tokens, NEGLECT)
+    referral_id = referral_of(stack, tokens, WIJKTEAM, case_id)
+    raw = ('{"specversion": "1.0", "id": "%s", "source": "urn:nld:partner:wijkteam-noord",'
+           ' "type": "nl.samenwijk.referral.decline", "datacontenttype": "application/json",'
+           ' "data": {"referral_id": "%s", "code": "psychose", "reason": "opname overwogen"}}'
+           % (uuid.uuid4(), referral_id)).encode()
+    [(partition, offset)] = produce(stack, Topics.partner_responses(WIJKTEAM), [(referral_id.encode(), raw)])
+    rows = wait_for(lambda: query(stack, "partners", "SELECT reason FROM dead_letter WHERE topic = %s"
+                                  " AND partition = %s AND \"offset\" = %s", Topics.partner_responses(WIJKTEAM),
+                                  partition, offset), 20, "the dead letter")
+    assert "unknown decline code 'psychose'" in rows[0][0]
+    assert query(stack, "partners", "SELECT status, response FROM referrals WHERE referral_id = %s",
+                 referral_id) == [("delivered", None)]
+    assert shares(stack, tokens, case_id) == []
