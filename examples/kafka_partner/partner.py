@@ -8,6 +8,8 @@ It relies only on what samenwijk publishes (docs/partners.md, the JSON Schemas f
 - Answers each `nl.samenwijk.referral.requested` with commands on
   `samenwijk.partner.<id>.responses` (key: the referral id): accept, or decline with a
   reason; optionally progress and complete right after an accept (a demo of all four).
+  Each command (schema version 2) carries a reason code from contracts/reason_codes.py;
+  the free text is yours and reaches only the recipients your agreement names.
 - At least once: an inbox offset is committed only after its commands are acknowledged
   by the cluster (acks=all, idempotent producer). After a crash the same commands go out
   again with the same CloudEvent ids; samenwijk treats a repeated command as a no-op.
@@ -52,6 +54,7 @@ class Command:
     """One of referral.accept | referral.decline | referral.progress | referral.complete."""
 
     kind: str
+    code: str  # a reason code of this kind (contracts/reason_codes.py)
     field: str | None = None  # note (accept, progress), reason (decline), outcome (complete)
     text: str | None = None
 
@@ -59,16 +62,17 @@ class Command:
 def decide(referral: dict[str, Any], decline_categories: set[str], complete: bool) -> list[Command]:
     """Your organisation's decision. Here: decline the listed categories, accept the rest."""
     if referral["category"] in decline_categories:
-        return [Command("decline", "reason", f"Valt buiten ons werkgebied ({referral['category']})")]
-    commands = [Command("accept", "note", "Opgepakt door het team")]
+        return [Command("decline", "buiten_werkgebied", "reason",
+                        f"Valt buiten ons werkgebied ({referral['category']})")]
+    commands = [Command("accept", "aangenomen", "note", "Opgepakt door het team")]
     if complete:
-        commands += [Command("progress", "note", "Huisbezoek gedaan"),
-                     Command("complete", "outcome", "Afgerond: hulp ingezet")]
+        commands += [Command("progress", "contact_gelegd", "note", "Huisbezoek gedaan"),
+                     Command("complete", "opgelost", "outcome", "Afgerond: hulp ingezet")]
     return commands
 
 
 def command_event(partner_id: str, inbox_event_id: str, referral_id: str, command: Command) -> dict[str, Any]:
-    data: dict[str, Any] = {"referral_id": referral_id}
+    data: dict[str, Any] = {"referral_id": referral_id, "code": command.code}
     if command.text is not None:
         data[command.field or "note"] = command.text
     return {
@@ -79,7 +83,7 @@ def command_event(partner_id: str, inbox_event_id: str, referral_id: str, comman
         "subject": referral_id,
         "time": datetime.now(UTC).isoformat(),
         "datacontenttype": "application/json",
-        "dataschema": f"urn:samenwijk:schema:referral.{command.kind}:1",
+        "dataschema": f"urn:samenwijk:schema:referral.{command.kind}:2",
         "data": data,
     }
 

@@ -72,14 +72,16 @@ def test_the_reference_partner_on_librdkafka_accepts_completes_and_declines(stac
 
         completed = wait_for(lambda: wijkteam_part(stack, tokens, cared_for, "completed"), 60,
                              "the wijkteam's part to be completed")
-        # declined, or escalated to casusoverleg "…declined (reason)" when no welzijn partner can take it over
+        # declined (then escalated to casusoverleg when no welzijn partner can take it over)
         declined = wait_for(lambda: next((p for p in parts(stack, tokens, out_of_scope) if p["partner_id"] == WIJKTEAM
-                                          and (p["status"] == "declined" or "declined" in (p["reason"] or ""))), None),
+                                          and p["response_code"] == "buiten_werkgebied"), None),
                             60, "intake to learn of the wijkteam's decline")
     finally:
         stop(proc)
     assert proc.returncode == 0, tail(tmp_path / "partner.log")
-    assert "Valt buiten ons werkgebied (leefbaarheid.vervuiling)" in declined["reason"]
+    # the corporation sees the code and its label, not the partner's words (its agreement names nobody)
+    assert declined["response_label"] == "afgewezen: buiten ons werkgebied" and declined["partner_note"] is None
+    assert "Valt buiten" not in str(parts(stack, tokens, out_of_scope))
     theirs = httpx.get(f"{stack.url('partners')}/v1/referrals/{declined['referral_id']}",
                        headers=auth(tokens[WIJKTEAM])).json()
     assert theirs["status"] == "declined"
