@@ -199,11 +199,13 @@ def percentile(sorted_values: list[float], p: float) -> float:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="samenwijk-bench-") as tmp:
         os.environ.setdefault("SAMENWIJK_KAFKA_JVM_OPTS", BENCH_JVM_OPTS)  # the launcher reads it
-        stack = Stack.ephemeral(Path(tmp), broker_kind=args.broker)
+        # the benchmark is one organisation posting as fast as it can: no request budget
+        stack = Stack.ephemeral(Path(tmp), broker_kind=args.broker,
+                                extra_env={"SAMENWIJK_ORGANISATION_RATE_LIMIT": "1000000/second"})
         print(f"starting the embedded stack on {args.broker} …", flush=True)
         stack.start()
         try:
-            tokens = demo.dev_tokens(stack.jwt_secret)
+            tokens = demo.dev_tokens(stack.jwt_signing_key)
             await asyncio.to_thread(demo.run, {n: stack.url(n) for n in stack.services},
                                     stack.broker.bootstrap, tokens, lambda _: None)  # warm-up + routing ready
             sample = len(json.dumps({"data": case_body(0)})) + 400

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import metrics
-from runtime.auth import Principal, require
+from runtime.auth import Principal, admin
 from runtime.consumer import TRANSIENT
 from runtime.service import ServiceRuntime
 
@@ -46,7 +46,7 @@ def problem(status: int, title: str, detail: str | None = None, **extra: Any) ->
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-           415: "Unsupported Media Type", 422: "Unprocessable Content"}
+           415: "Unsupported Media Type", 422: "Unprocessable Content", 429: "Too Many Requests"}
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -224,6 +224,22 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+class MetricsListener:
+    """/metrics only on the metrics listener (loopback by default), and nothing else there:
+    the API port does not show the service's internals to the world."""
+
+    def __init__(self, app: ASGIApp, port: int) -> None:
+        self.app = app
+        self.port = port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            on_metrics_port = (scope.get("server") or (None, None))[1] == self.port
+            if (scope["path"] == "/metrics") != on_metrics_port:
+                return await problem(404, "Not Found", "no such resource on this listener")(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
 def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -245,6 +261,7 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
         app.add_exception_handler(unstorable, _unstorable)
     app.add_middleware(RejectNul)  # inside BodyLimit: it reads at most the allowed body
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.http_max_body_bytes)
+    app.add_middleware(MetricsListener, port=runtime.settings.metrics_listener_port)
     app.add_middleware(metrics.HttpLatency)
     # HTTP server spans; the trace continues through the outbox into Kafka.
     app.add_middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics",
@@ -276,21 +293,21 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
         return Response(body, media_type=content_type)
 
     @app.post("/v1/ops/consumption/pause", tags=["ops"], status_code=204)
-    async def pause_consumption(_: Principal = Depends(require("admin"))) -> None:
+    async def pause_consumption(_: Principal = Depends(admin)) -> None:
         """Stop consuming (offsets stay where they are); the lag metric shows what piles up."""
         runtime.consumer.pause()
 
     @app.post("/v1/ops/consumption/resume", tags=["ops"], status_code=204)
-    async def resume_consumption(_: Principal = Depends(require("admin"))) -> None:
+    async def resume_consumption(_: Principal = Depends(admin)) -> None:
         runtime.consumer.resume()
 
     @app.post("/v1/ops/relay/pause", tags=["ops"], status_code=204)
-    async def pause_relay(_: Principal = Depends(require("admin"))) -> None:
+    async def pause_relay(_: Principal = Depends(admin)) -> None:
         """Hold outbox publishing; the backlog metrics show what waits."""
         runtime.relay.pause()
 
     @app.post("/v1/ops/relay/resume", tags=["ops"], status_code=204)
-    async def resume_relay(_: Principal = Depends(require("admin"))) -> None:
+    async def resume_relay(_: Principal = Depends(admin)) -> None:
         runtime.relay.resume()
 
     for router in routers:

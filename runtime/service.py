@@ -16,6 +16,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from contracts.topics import Topics
 from runtime import db
+from runtime.auth import Auth
 from runtime.broker import create_broker, ensure_topics
 from runtime.consumer import Consumer, EventRouter
 from runtime.health import ConsumerMonitor
@@ -36,6 +37,7 @@ class ServiceRuntime:
         """`on_start` hooks run once after start-up; `background` jobs (timers, delivery
         loops, retention) run for the life of the process and are restarted if they fail."""
         self.settings = settings
+        self.auth = Auth(settings)
         self.topics = [*Topics.shared(), *topics]
         self.on_start = list(on_start)
         self.background = list(background)
@@ -60,6 +62,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         s = self.settings
+        if problems := s.startup_problems():
+            raise RuntimeError(f"{s.service_name} refuses to start: " + "; ".join(problems))
         await db.migrate(s.database_url, self.migrations)
         self._pool = await db.create_pool(s.database_url, s.database_pool_size)
         await ensure_topics(s, self.topics)

@@ -1,7 +1,23 @@
-"""Service settings from the environment (pydantic-settings), prefix SAMENWIJK_."""
+"""Service settings from the environment (pydantic-settings), prefix SAMENWIJK_.
 
-from pydantic import Field, SecretStr, model_validator
+Outside dev mode (`SAMENWIJK_DEV_MODE=true`, set only by the embedded stack, tests and
+benchmarks) a service refuses to start with a default, example or short secret:
+`startup_problems()` names each such setting, and `runtime.main.serve` exits on them.
+"""
+
+import re
+import typing
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.ratelimit import valid_spec
+
+MIN_SECRET_LENGTH = 32
+MIN_DATABASE_PASSWORD_LENGTH = 16
+# What shipped defaults and examples look like; a random secret never contains these.
+_PLACEHOLDER = re.compile(r"change-?me|dev-only|example|default|placeholder|secret|password|samenwijk", re.I)
 
 
 class ServiceSettings(BaseSettings):
@@ -30,7 +46,9 @@ class ServiceSettings(BaseSettings):
     # A real cluster: SASL/SCRAM-SHA-512 per service user (see deploy/), optionally over TLS.
     kafka_sasl_mechanism: str | None = Field(default=None, pattern="^(SCRAM-SHA-512|SCRAM-SHA-256|PLAIN)$")
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    # Made by the cluster's user operator (Strimzi: 12 characters), so a shorter minimum.
+    kafka_sasl_password: SecretStr | None = Field(default=None, json_schema_extra={
+        "optional_secret": True, "min_secret_length": 12})
     kafka_use_tls: bool = False
     kafka_topic_partitions: int = 6
     kafka_replication_factor: int = 1
@@ -63,8 +81,20 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     http_max_body_bytes: int = 64 * 1024
 
-    jwt_secret: SecretStr = SecretStr("dev-only-secret-change-me-0123456789abcdef")
-    jwt_issuer: str = "samenwijk-dev"
+    # Dev mode: the embedded stack. Allows generated/default secrets and loopback webhooks.
+    dev_mode: bool = False
+    # Tokens: the issuer's public keys as a JWKS document (JSON); no service but the issuer
+    # (intake) holds a signing key. Each service accepts only tokens whose `aud` names it.
+    jwt_jwks: str | None = Field(default=None, description="JWKS (JSON) of the token issuer's public keys")
+    jwt_issuer: str = "samenwijk"
+    jwt_max_lifetime_seconds: int = Field(default=3600, ge=60, le=7 * 86400,
+                                          description="a token living longer (exp - iat) is refused")
+    # Each organisation's API use, per service process (runtime/ratelimit.py).
+    organisation_rate_limit: str = Field(default="50/second;1200/minute", description="limits syntax")
+
+    # /metrics is served only on this listener (loopback unless set): not on the API port.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, description="default: the HTTP port + 1000")
 
     otel_exporter_otlp_endpoint: str | None = None
     trace_file: str | None = None
@@ -86,3 +116,66 @@ class ServiceSettings(BaseSettings):
     @property
     def source(self) -> str:
         return f"{self.organisation_urn}:{self.service_name}"
+
+    @property
+    def metrics_listener_port(self) -> int:
+        return self.metrics_port if self.metrics_port is not None else self.http_port + 1000
+
+    @field_validator("organisation_rate_limit")
+    @classmethod
+    def _rate_limit(cls, v: str) -> str:
+        return valid_spec(v)
+
+    def startup_problems(self) -> list[str]:
+        """Why this service must not start (empty: it may). Dev mode skips the secret checks."""
+        problems = []
+        if not self.jwt_jwks:
+            problems.append("SAMENWIJK_JWT_JWKS is not set: the token issuer's public keys (a JWKS) are needed")
+        else:
+            from runtime.auth import parse_jwks
+
+            try:
+                parse_jwks(self.jwt_jwks)
+            except ValueError as exc:
+                problems.append(f"SAMENWIJK_JWT_JWKS is not usable: {exc}")
+        if self.metrics_listener_port == self.http_port:
+            problems.append("SAMENWIJK_METRICS_PORT equals SAMENWIJK_HTTP_PORT: /metrics needs a listener of its own")
+        if self.dev_mode:
+            return problems
+        if self.jwt_max_lifetime_seconds > 3600:
+            problems.append("SAMENWIJK_JWT_MAX_LIFETIME_SECONDS is over 3600: tokens live at most an hour"
+                            " outside dev mode")
+        prefix = self.model_config["env_prefix"].upper()
+        for name, field in type(self).model_fields.items():
+            if not _is_secret(field.annotation):
+                continue
+            value = getattr(self, name)
+            reason = weak_secret(value.get_secret_value() if value is not None else None, field.default,
+                                 (field.json_schema_extra or {}).get("min_secret_length", MIN_SECRET_LENGTH))
+            if reason and not (value is None and (field.json_schema_extra or {}).get("optional_secret")):
+                problems.append(f"{prefix}{name.upper()} {reason}")
+        password = urlsplit(self.database_url).password
+        reason = weak_secret(password, None, MIN_DATABASE_PASSWORD_LENGTH)
+        if reason:
+            problems.append(f"{prefix}DATABASE_URL: the database password {reason}")
+        return problems
+
+
+def _is_secret(annotation: typing.Any) -> bool:
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def weak_secret(value: str | None, default: typing.Any, min_length: int) -> str | None:
+    """Why a secret is not good enough outside dev mode, or None."""
+    if not value:
+        return "is not set"
+    shipped = default.get_secret_value() if isinstance(default, SecretStr) else default
+    if value == shipped:
+        return "is the shipped default"
+    if _PLACEHOLDER.search(value):
+        return "is an example or placeholder value"
+    if len(value) < min_length:
+        return f"is too short (at least {min_length} characters)"
+    if len(set(value)) < 8:
+        return "has too little variety to be random"
+    return None

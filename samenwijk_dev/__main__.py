@@ -1,4 +1,5 @@
-"""`python -m samenwijk_dev run|clean|trace` — what `make run`, `make clean` and `make trace` call."""
+"""`python -m samenwijk_dev run|clean|trace|secrets` — what `make run`, `make clean` and `make trace`
+call, and fresh secrets for a deployment."""
 
 import argparse
 import os
@@ -59,7 +60,7 @@ def run(broker: str = "tansu", kafka_nodes: int = 3) -> int:
                   f"logs in {stack.broker.run_dir}", flush=True)
         for name in SERVICES:
             print(f"  {name:<10} {stack.url(name)}  (OpenAPI: {stack.url(name)}/docs)", flush=True)
-        tokens = demo.dev_tokens(stack.jwt_secret)
+        tokens = demo.dev_tokens(stack.jwt_signing_key)
         demo.write_dev_tokens(RUN_DIR / "dev-tokens.json", tokens)
         print(f"  dev tokens  {RUN_DIR / 'dev-tokens.json'}", flush=True)
         demo.run({n: stack.url(n) for n in SERVICES}, stack.bootstrap, tokens,
@@ -117,9 +118,20 @@ def main() -> int:
     t = sub.add_parser("trace", help="print the span tree of one case")
     t.add_argument("case_id")
     t.add_argument("--file", type=Path, default=RUN_DIR / "traces.jsonl")
+    k = sub.add_parser("secrets", help="fresh secrets: an .env for compose (stdout), or --kubernetes DIR")
+    k.add_argument("--kubernetes", type=Path, metavar="DIR", help="write the overlay's secrets/*.env files here")
     args = parser.parse_args()
     if args.command == "trace":
         return trace(args.case_id, args.file)
+    if args.command == "secrets":
+        from samenwijk_dev import secrets
+
+        if args.kubernetes:
+            for path in secrets.write_kubernetes(args.kubernetes):
+                print(f"wrote {path}", file=sys.stderr)
+        else:
+            print(secrets.compose_env(), end="")
+        return 0
     if args.command == "run":
         return run(args.broker, args.kafka_nodes)
     if args.command == "kafka-jars":

@@ -9,6 +9,7 @@ responses topic. Then each case's journey is printed as the corporation sees it.
 import asyncio
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from contracts.envelope import CONTENT_TYPE, encode
 from contracts.events import AcceptReferral
 from contracts.topics import Topics
-from runtime.auth import issue_token
+from runtime.auth import TokenIssuer
 from runtime.settings import ServiceSettings
 
 CORPORATIONS = ("corp-de-linde", "corp-het-anker")
@@ -48,11 +49,18 @@ CONFUSED_PERSON = {
 }
 
 
-def dev_tokens(jwt_secret: str) -> dict[str, str]:
-    settings = ServiceSettings(jwt_secret=jwt_secret)
-    tokens = {org: issue_token(settings, org, "corporation") for org in CORPORATIONS}
-    tokens |= {org: issue_token(settings, org, "partner") for org in PARTNERS}
-    tokens[ADMIN] = issue_token(settings, ADMIN, "admin", ("admin",))
+def dev_token(signing_key: str, organisation_id: str, org_type: str, scopes: tuple[str, ...] = (),
+              lifetime: timedelta = timedelta(hours=12), **claims) -> str:
+    """A token as intake would issue it, signed with the embedded stack's dev key
+    (`Stack.jwt_signing_key`); its lifetime must fit the stack's maximum (stack.py)."""
+    issuer = ServiceSettings.model_fields["jwt_issuer"].default
+    return TokenIssuer(signing_key, issuer).issue(organisation_id, org_type, scopes, ttl=lifetime, **claims)
+
+
+def dev_tokens(signing_key: str) -> dict[str, str]:
+    tokens = {org: dev_token(signing_key, org, "corporation") for org in CORPORATIONS}
+    tokens |= {org: dev_token(signing_key, org, "partner") for org in PARTNERS}
+    tokens[ADMIN] = dev_token(signing_key, ADMIN, "admin", ("admin",))
     return tokens
 
 

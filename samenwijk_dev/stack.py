@@ -9,7 +9,6 @@ never from the services."""
 import asyncio
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from runtime.auth import jwks, new_signing_key
 from samenwijk_dev.kafka import KafkaCluster
 from samenwijk_dev.postgres import EmbeddedPostgres, free_port, wait_for_port
 
@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parent.parent
 SERVICES = ("intake", "referral", "partners", "reporting")
 DEFAULT_PORTS = {"intake": 8001, "referral": 8002, "partners": 8003, "reporting": 8004}
 BROKERS = ("tansu", "kafka")
+# Dev tokens (demo.dev_tokens, .run/dev-tokens.json) live this long; the services of the
+# embedded stack accept up to this lifetime (outside dev mode: at most an hour).
+DEV_TOKEN_LIFETIME_SECONDS = 12 * 3600
 
 
 class Tansu:
@@ -84,6 +87,11 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """The loopback listener that alone serves /metrics."""
+        return f"http://127.0.0.1:{self.env['SAMENWIJK_METRICS_PORT']}/metrics"
 
     def start(self, wait: bool = True) -> None:
         log = open(self.log_path, "ab")
@@ -144,6 +152,7 @@ class Stack:
     kafka_ports: list[tuple[int, int]] | None = None
     # further instances of a service (same database and consumer group), for the chaos suite
     extra_instances: list[ServiceProcess] = field(default_factory=list)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert self.broker_kind in BROKERS, f"broker is one of {BROKERS}"
@@ -154,7 +163,9 @@ class Stack:
         else:
             self.broker = Tansu(self.broker_port, self.run_dir / "broker.log")
         self.postgres = EmbeddedPostgres(self.run_dir / "pg" / "data", self.pg_port, fast=self.fast_postgres)
-        self.jwt_secret = self._jwt_secret()
+        self.jwt_signing_key = self._jwt_signing_key()
+        self.jwt_jwks = jwks(json.loads(self.jwt_signing_key))
+        self.metrics_ports = {name: self.metrics_ports.get(name, port + 1000) for name, port in self.service_ports.items()}
         self.services = {name: ServiceProcess(name, port, self.service_env(name), self.run_dir / f"{name}.log")
                          for name, port in self.service_ports.items()}
 
@@ -164,18 +175,23 @@ class Stack:
 
         Tests and benchmarks submit the same demo addresses over and over and expect a new
         case each time, so intake's repeat window is off here (tests of repeats switch it on)."""
-        kw["extra_env"] = {"SAMENWIJK_REPEAT_WINDOW_DAYS": "0", **kw.get("extra_env", {})}
-        return cls(run_dir, free_port(), free_port(), {s: free_port() for s in SERVICES}, **kw)
+        kw["extra_env"] = {"SAMENWIJK_REPEAT_WINDOW_DAYS": "0",
+                           # one test process plays every organisation from one address, fast
+                           "SAMENWIJK_ORGANISATION_RATE_LIMIT": "1000/second",
+                           "SAMENWIJK_TOKEN_RATE_LIMIT_PER_ADDRESS": "1000/minute", **kw.get("extra_env", {})}
+        return cls(run_dir, free_port(), free_port(), {s: free_port() for s in SERVICES},
+                   metrics_ports={s: free_port() for s in SERVICES}, **kw)
 
     @property
     def bootstrap(self) -> str:
         return self.broker.bootstrap
 
-    def _jwt_secret(self) -> str:
-        path = self.run_dir / "jwt-secret"
+    def _jwt_signing_key(self) -> str:
+        """The dev token issuer's Ed25519 key (a private JWK), made once per run dir."""
+        path = self.run_dir / "jwt-signing-key.json"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            path.touch(0o600)
+            path.write_text(json.dumps(new_signing_key()))
         return path.read_text().strip()
 
     def service_env(self, name: str) -> dict[str, str]:
@@ -187,11 +203,15 @@ class Stack:
             "SAMENWIJK_KAFKA_SESSION_TIMEOUT_MS": "2000",
             "SAMENWIJK_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "SAMENWIJK_HTTP_PORT": str(self.service_ports[name]),
-            "SAMENWIJK_JWT_SECRET": self.jwt_secret,
+            "SAMENWIJK_JWT_JWKS": self.jwt_jwks,
+            "SAMENWIJK_JWT_MAX_LIFETIME_SECONDS": str(DEV_TOKEN_LIFETIME_SECONDS),
+            "SAMENWIJK_METRICS_PORT": str(self.metrics_ports[name]),
             "SAMENWIJK_TRACE_FILE": str(self.run_dir / "traces.jsonl"),
             "OTEL_BSP_SCHEDULE_DELAY": "500",  # flush spans twice a second (SDK default: 5 s)
             **self.broker.service_env(),
         }
+        if name == "intake":  # the one token issuer; the other services get public keys only
+            env["SAMENWIJK_JWT_SIGNING_KEY"] = self.jwt_signing_key
         env.update(self.extra_env)
         return env
 
@@ -256,9 +276,11 @@ class Stack:
         }, indent=2))
 
     def add_instance(self, name: str) -> ServiceProcess:
-        """Another instance of a service: its database and consumer group, its own HTTP port."""
+        """Another instance of a service: its database and consumer group, its own HTTP and
+        metrics ports."""
         port = free_port()
-        svc = ServiceProcess(name, port, {**self.service_env(name), "SAMENWIJK_HTTP_PORT": str(port)},
+        svc = ServiceProcess(name, port, {**self.service_env(name), "SAMENWIJK_HTTP_PORT": str(port),
+                                          "SAMENWIJK_METRICS_PORT": str(free_port())},
                              self.run_dir / f"{name}-{len(self.extra_instances) + 2}.log")
         self.extra_instances.append(svc)
         return svc

@@ -49,7 +49,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="session")
 def tokens(stack: Stack) -> dict[str, str]:
-    return demo.dev_tokens(stack.jwt_secret)
+    return demo.dev_tokens(stack.jwt_signing_key)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ class PartnersSettings(ServiceSettings):
     http_port: int = 8003
     registry_file: Path = Path(__file__).parent / "seed" / "demo-partners.yaml"
 
-    # Dev mode (the embedded stack, tests): webhooks may use plain http to loopback.
-    dev_mode: bool = False
     # Encrypts webhook secrets at rest; in production from a secret store, never logged.
     webhook_secret_key: SecretStr = SecretStr("dev-only-webhook-key-change-me-0123456789")
     # Retry schedule: exponential backoff with jitter from `initial` up to `max` per wait,

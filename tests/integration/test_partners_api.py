@@ -13,8 +13,6 @@ import yaml
 from contracts.envelope import encode
 from contracts.events import CaseErased, CompleteReferral, ReferralRequested
 from contracts.topics import Topics
-from runtime.auth import issue_token
-from runtime.settings import ServiceSettings
 from samenwijk_dev import demo
 from tests.integration.conftest import CONFUSED_PERSON, auth, envelope, produce, query, read_topic, submit, wait_for
 
@@ -186,7 +184,7 @@ def test_a_referral_for_a_revoked_agreement_is_held_visibly_and_not_delivered(st
                      headers=admin).json()
     assert [(x["referral_id"], x["hold_reason"]) for x in rows] == [
         (str(held.referral_id), "no valid agreement for buurtbemiddeling at delivery")]
-    token = issue_token(ServiceSettings(jwt_secret=stack.jwt_secret), partner_id, "partner")
+    token = demo.dev_token(stack.jwt_signing_key, partner_id, "partner")
     mine = httpx.get(partners_url(stack, f"/v1/referrals/{held.referral_id}"), headers=auth(token)).json()
     assert mine["status"] == "held" and mine["payload"] is None and mine["hold_reason"]
     r = httpx.post(partners_url(stack, f"/v1/referrals/{held.referral_id}/accept"), headers=auth(token))
@@ -234,7 +232,7 @@ def test_a_referral_for_a_revoked_agreement_is_held_visibly_and_not_delivered(st
 def test_admin_api_validates_and_needs_the_admin_scope(stack, tokens, admin):
     url = partners_url(stack, "/v1/admin/partners")
     assert httpx.get(url, headers=auth(tokens["ggz-noord"])).status_code == 403
-    unscoped = issue_token(ServiceSettings(jwt_secret=stack.jwt_secret), demo.ADMIN, "admin")
+    unscoped = demo.dev_token(stack.jwt_signing_key, demo.ADMIN, "admin")
     assert httpx.get(url, headers=auth(unscoped)).status_code == 403
     listed = httpx.get(url, headers=admin).json()
     assert {p["partner_id"] for p in listed} >= set(demo.PARTNERS)

@@ -140,7 +140,7 @@ def test_a_failing_receiver_gets_the_signed_referral_after_backoff_once_it_recov
     actions = query(stack, "partners", "SELECT action FROM processing_log WHERE referral_id = %s ORDER BY id",
                     str(referral.referral_id))
     assert [a for (a,) in actions] == ["referral.deliver", "referral.deliver.webhook"]
-    failures = httpx.get(stack.url("partners") + "/metrics").text
+    failures = httpx.get(stack.services["partners"].metrics_url).text
     assert re.search(rf'samenwijk_webhook_failures_total{{partner="{webhook_partner}"}} 3\.0', failures)
     # the secret is stored sealed and never logged
     [(sealed,)] = query(stack, "partners", "SELECT secret_encrypted FROM webhook_subscriptions WHERE partner_id = %s",
@@ -163,7 +163,7 @@ def test_a_receiver_that_keeps_failing_gets_a_dead_letter_an_alert_and_a_manual_
                             params={"status": "dead", "partner_id": webhook_partner}, headers=admin).json()
         assert listing["dead_letters"] >= 1
         assert [(d["delivery_id"], d["last_error"]) for d in listing["items"]] == [(str(delivery_id), "HTTP 5xx")]
-        metrics = httpx.get(stack.url("partners") + "/metrics").text
+        metrics = httpx.get(stack.services["partners"].metrics_url).text
         assert re.search(rf'samenwijk_webhook_dead_letters_total{{partner="{webhook_partner}"}} 1\.0', metrics)
 
         # the partner's endpoint is fixed; an operator redelivers by hand

@@ -112,3 +112,16 @@ def test_topics_are_created_with_their_partitions_before_the_services_start():
         assert depends["kafka-init"]["condition"] == "service_completed_successfully"
         assert depends["postgres"]["condition"] == "service_healthy"
         assert "readyz" in " ".join(spec["services"][name]["healthcheck"]["test"])
+
+
+def test_secrets_have_no_default_in_the_file():
+    """`${X:?…}`: compose refuses to start until each secret is given (no shipped fallback)."""
+    spec = compose()
+    for name in SERVICES:
+        env = spec["services"][name]["environment"]
+        for key in secret_env_names(name) & set(env):
+            assert ":-" not in env[key] and ":?" in env[key], f"{name}: {key} has a default in compose.yaml"
+    assert ":?" in spec["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    # the signing key only where tokens are issued; everyone verifies with the public JWKS
+    assert [n for n in SERVICES if "SAMENWIJK_JWT_SIGNING_KEY" in spec["services"][n]["environment"]] == ["intake"]
+    assert all(":?" in spec["services"][n]["environment"]["SAMENWIJK_JWT_JWKS"] for n in SERVICES)

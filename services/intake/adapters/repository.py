@@ -262,11 +262,34 @@ async def resolve_escalation(conn: asyncpg.Connection, escalation_id: UUID, case
 # -- API clients ---------------------------------------------------------------------------
 
 async def add_client(conn: asyncpg.Connection, client_id: str, organisation_id: str, org_type: str,
-                     secret_hash: str) -> None:
-    await conn.execute("INSERT INTO api_clients (client_id, organisation_id, org_type, secret_hash)"
-                       " VALUES ($1, $2, $3, $4)", client_id, organisation_id, org_type, secret_hash)
+                     scopes: list[str], secret_hash: str) -> None:
+    await conn.execute("INSERT INTO api_clients (client_id, organisation_id, org_type, scopes, secret_hash)"
+                       " VALUES ($1, $2, $3, $4, $5)", client_id, organisation_id, org_type, scopes, secret_hash)
 
 
 async def get_client(conn: asyncpg.Connection, client_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT organisation_id, org_type, secret_hash FROM api_clients"
+    """An active (not revoked) client."""
+    return await conn.fetchrow("SELECT client_id, organisation_id, org_type, scopes, secret_hash FROM api_clients"
                                " WHERE client_id = $1 AND revoked_at IS NULL", client_id)
+
+
+_CLIENT_VIEW = "client_id, organisation_id, org_type, scopes, created_at, secret_rotated_at, revoked_at"
+
+
+async def list_clients(conn: asyncpg.Connection, organisation_id: str | None) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT {_CLIENT_VIEW} FROM api_clients"
+                            " WHERE $1::text IS NULL OR organisation_id = $1 ORDER BY created_at, client_id",
+                            organisation_id)
+
+
+async def revoke_client(conn: asyncpg.Connection, client_id: str, at: datetime) -> asyncpg.Record | None:
+    """Revokes once; a second revocation keeps the first time."""
+    return await conn.fetchrow(f"UPDATE api_clients SET revoked_at = coalesce(revoked_at, $2)"
+                               f" WHERE client_id = $1 RETURNING {_CLIENT_VIEW}", client_id, at)
+
+
+async def replace_client_secret(conn: asyncpg.Connection, client_id: str, secret_hash: str,
+                                at: datetime) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"UPDATE api_clients SET secret_hash = $2, secret_rotated_at = $3"
+                               f" WHERE client_id = $1 AND revoked_at IS NULL RETURNING {_CLIENT_VIEW}",
+                               client_id, secret_hash, at)

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.events.common import PARTNER_ID, PARTNER_ID_MAX_LENGTH
-from runtime.auth import Principal, require
+from runtime.auth import Principal, admin
 from runtime.broker import ensure_topics
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
@@ -35,13 +35,6 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 PartnerIdPath = Annotated[str, Path(pattern=PARTNER_ID, max_length=PARTNER_ID_MAX_LENGTH)]
 PartnerIdQuery = Annotated[str | None, Query(pattern=PARTNER_ID, max_length=PARTNER_ID_MAX_LENGTH)]
 AgreementIdPath = Annotated[str, Path(pattern=r"^[a-z0-9-]+$", max_length=128)]
-_admin_org = require("admin")
-
-
-async def admin(who: Principal = Depends(_admin_org)) -> Principal:
-    if "admin" not in who.scopes:
-        raise HTTPException(403, "this endpoint needs the admin scope")
-    return who
 
 
 class AgreementView(BaseModel):

@@ -188,7 +188,7 @@ async def processing_log(case: UUID = Query(description="case id"), who: Princip
                          rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     """Every delivery, read and attempt on one case's data here (identifiers only): for the
     corporation that owns the case, and for auditors (admin scope)."""
-    if who.org_type == "partner" or (who.org_type == "admin" and "admin" not in who.scopes):
+    if not (who.org_type == "corporation" or who.is_admin):
         raise HTTPException(403, "the processing log is for the case's corporation and auditors (admin scope)")
     async with rt.unit_of_work() as uow:
         entries = await handlers.processing_log(case, who, uow)

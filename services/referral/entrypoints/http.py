@@ -10,14 +10,13 @@ import asyncio
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from runtime.auth import Principal, require
+from runtime.auth import Principal, admin
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.referral.adapters import repository
 from services.referral.service_layer.handlers import Context
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
-admin = require("admin")
 
 
 class ReferralSummary(BaseModel):

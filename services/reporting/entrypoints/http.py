@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from runtime.auth import Principal, principal, require
+from runtime.auth import Principal, admin, principal
 from runtime.http import service_runtime
 from runtime.service import ServiceRuntime
 from services.reporting.domain.access import Reader
@@ -187,7 +187,7 @@ async def signals(who: Reader = Depends(reader), rt: ServiceRuntime = Depends(se
 
 
 @router.post("/admin/signals/detect", response_model=list[Signal], tags=["admin"])
-async def detect_now(_: Principal = Depends(require("admin")), d: Disclosure = Depends(disclosure),
+async def detect_now(_: Principal = Depends(admin), d: Disclosure = Depends(disclosure),
                      rt: ServiceRuntime = Depends(service_runtime)) -> list[dict[str, Any]]:
     """Run the signal detection now (it also runs on a timer); returns what is new."""
     async with rt.unit_of_work() as uow:
@@ -196,7 +196,7 @@ async def detect_now(_: Principal = Depends(require("admin")), d: Disclosure = D
 
 
 @router.post("/admin/rebuild", status_code=202, tags=["admin"])
-async def start_rebuild(request: Request, _: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def start_rebuild(request: Request, _: Principal = Depends(admin)) -> dict[str, Any]:
     rebuild = request.app.state.rebuild
     if not rebuild.start():
         raise HTTPException(409, "a rebuild is already running")
@@ -204,6 +204,6 @@ async def start_rebuild(request: Request, _: Principal = Depends(require("admin"
 
 
 @router.get("/admin/rebuild", tags=["admin"])
-async def rebuild_progress(request: Request, _: Principal = Depends(require("admin"))) -> JSONResponse:
+async def rebuild_progress(request: Request, _: Principal = Depends(admin)) -> JSONResponse:
     return JSONResponse(request.app.state.rebuild.progress.view() | {
         k: v.isoformat() for k, v in request.app.state.rebuild.progress.view().items() if isinstance(v, datetime)})
