@@ -7,6 +7,7 @@ depend on the broker (idempotence, fetch wait, replication) come from the broker
 never from the services."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -295,3 +297,13 @@ class Stack:
         self.extra_instances.clear()
         self.broker.stop()
         self.postgres.stop()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator["Stack"]:
+        """Started, and afterwards stopped with its database removed (tests' fixtures)."""
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
+            self.postgres.destroy()

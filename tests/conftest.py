@@ -38,13 +38,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     if broker == "kafka" and (reason := unavailable_reason()):
         pytest.skip(f"Apache Kafka tier skipped: {reason}")
     run_dir: Path = tmp_path_factory.mktemp(f"stack-{broker}")
-    s = Stack.ephemeral(run_dir, broker_kind=broker)
-    try:
-        s.start()
+    with Stack.ephemeral(run_dir, broker_kind=broker).running() as s:
         yield s
-    finally:
-        s.stop()
-        s.postgres.destroy()
 
 
 @pytest.fixture(scope="session")

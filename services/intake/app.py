@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from runtime.auth import prepare_client_checks
 from runtime.http import create_app
 from runtime.service import ServiceRuntime
 from services.intake.config import IntakeSettings
@@ -33,5 +34,9 @@ async def retention(rt: ServiceRuntime) -> None:
 def build(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     reference.serve(reference.load(settings.buurten_file))
-    rt = ServiceRuntime(settings, Path(__file__).parent / "migrations", events.ROUTERS, background=[retention])
+    async def prepare_token_endpoint(_: ServiceRuntime) -> None:
+        await asyncio.to_thread(prepare_client_checks)
+
+    rt = ServiceRuntime(settings, Path(__file__).parent / "migrations", events.ROUTERS, background=[retention],
+                        on_start=[prepare_token_endpoint])
     return create_app(rt, "samenwijk intake", [http.router, auth.router])

@@ -32,7 +32,7 @@ class IntakeSettings(ServiceSettings):
         if self.token_ttl_seconds > self.jwt_max_lifetime_seconds:
             problems.append("SAMENWIJK_TOKEN_TTL_SECONDS is over SAMENWIJK_JWT_MAX_LIFETIME_SECONDS:"
                             " the services would refuse intake's own tokens")
-        if self.jwt_signing_key is None:
+        if not self.jwt_signing_key or not self.jwt_signing_key.get_secret_value():
             if self.dev_mode:  # outside dev mode the secret check has named it already
                 problems.append("SAMENWIJK_JWT_SIGNING_KEY is not set: intake signs the tokens")
             return problems

@@ -26,7 +26,7 @@ SOURCE = "urn:test:intake"
 
 
 def metric(stack, service: str, name: str) -> float:
-    for line in httpx.get(stack.url(service) + "/metrics").text.splitlines():
+    for line in httpx.get(stack.services[service].metrics_url).text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in {service}'s metrics")
