@@ -14,13 +14,13 @@ from samenwijk_dev.stack import REPO
 # The values compose.yaml and the Kubernetes example shipped before this suite existed.
 OLD_EXAMPLES = {
     "SAMENWIJK_WEBHOOK_SECRET_KEY": "change-me-compose-only-webhook-key-0123456789",
-    "SAMENWIJK_LOCATION_KEY_SECRET": "change-me-compose-only-location-key",
+    "SAMENWIJK_DISCLOSURE_KEY": "change-me-compose-only-disclosure-key",
 }
 EXPECTED = {
     "intake": ["SAMENWIJK_JWT_SIGNING_KEY is not set", "SAMENWIJK_DATABASE_URL: the database password"],
     "referral": ["SAMENWIJK_DATABASE_URL: the database password"],
     "partners": ["SAMENWIJK_WEBHOOK_SECRET_KEY is an example", "SAMENWIJK_DATABASE_URL: the database password"],
-    "reporting": ["SAMENWIJK_LOCATION_KEY_SECRET is an example", "SAMENWIJK_DATABASE_URL: the database password"],
+    "reporting": ["SAMENWIJK_DISCLOSURE_KEY is an example", "SAMENWIJK_DATABASE_URL: the database password"],
 }
 
 
