@@ -113,7 +113,7 @@ def test_a_tansu_restart_mid_load_recovers_by_itself_exactly_once(lost):
     assert handled == published and len(published) >= len(case_ids) + 2 * len(repeat_cases)
     for service in SERVICES:
         assert one(stack, service, "SELECT count(*) FROM parked_event") == 0, service
-        metrics = httpx.get(stack.url(service) + "/metrics").text
+        metrics = httpx.get(stack.services[service].metrics_url).text
         assert "samenwijk_broker_recoveries_total 1.0" in metrics or \
             "samenwijk_broker_recoveries_total 2.0" in metrics, service
     wait_for(lambda: all(httpx.get(stack.url(s) + "/readyz").status_code == 200 for s in SERVICES), 60,

@@ -11,7 +11,7 @@ from tests.integration.conftest import CONFUSED_PERSON, NUISANCE, auth, submit, 
 
 
 def metric(stack, service: str, name: str, labels: str = "") -> float:
-    text = httpx.get(stack.url(service) + "/metrics").text
+    text = httpx.get(stack.services[service].metrics_url).text
     total = 0.0
     found = False
     for line in text.splitlines():
