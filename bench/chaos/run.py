@@ -35,7 +35,7 @@ async def drive(stack: Stack, args: argparse.Namespace, out: dict) -> checker.Re
     run_tag = secrets.token_hex(3)
     units = plan.build(args.cases, args.rate, run_tag, args.seed)
     out["units"] = units
-    tokens = demo.dev_tokens(stack.jwt_secret)
+    tokens = demo.dev_tokens(stack.jwt_signing_key)
     urls = {n: stack.url(n) for n in stack.services}
     bootstrap = stack.broker.bootstrap
     print("warm-up: the demo's two cases through all four services …", flush=True)

@@ -62,7 +62,7 @@ def lost(tmp_path_factory: pytest.TempPathFactory):
                         extra_env={"SAMENWIJK_REPEAT_WINDOW_DAYS": "90"})
     try:
         s.start()
-        tokens = demo.dev_tokens(s.jwt_secret)
+        tokens = demo.dev_tokens(s.jwt_signing_key)
 
         def routing_ready() -> bool:
             r = httpx.get(s.url("referral") + "/v1/routing/partners", headers=auth(tokens[demo.ADMIN]))
