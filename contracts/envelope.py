@@ -76,7 +76,17 @@ def envelope_for(event: Event, source: str, event_id: uuid.UUID | None = None) -
 
 def encode(event: Event, source: str, event_id: uuid.UUID | None = None) -> bytes:
     # Absent optional fields are left out: a minimised referral shows only what was shared.
-    return envelope_for(event, source, event_id).model_dump_json(exclude_none=True).encode()
+    # A `sealed` value an event arrived with belongs to its producer's key: never passed on.
+    return envelope_for(event, source, event_id).model_dump_json(exclude_none=True,
+                                                                 exclude={"data": {"sealed"}}).encode()
+
+
+def encode_data(event: Event, data: dict[str, Any], source: str, event_id: uuid.UUID | None = None) -> bytes:
+    """Like `encode`, with `data` as given (the event's fields with the personal ones sealed)."""
+    return CloudEvent[dict[str, Any]](
+        id=event_id or uuid.uuid4(), source=source, type=event.type_name(), subject=event.subject(),
+        dataschema=event.schema_uri(), data=data,
+    ).model_dump_json(exclude_none=True).encode()
 
 
 def decode(raw: bytes, registry: dict[str, type[Event]]) -> tuple[CloudEvent[dict[str, Any]], Event | None]:

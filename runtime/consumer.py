@@ -47,11 +47,14 @@ from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
 from pydantic import ValidationError
 
-from contracts.envelope import CONTENT_TYPE, CloudEvent, Event, decode
-from contracts.events import EVENTS
+from contracts.envelope import CONTENT_TYPE, CloudEvent, Event
+from contracts.events import EVENTS, CaseErased
+from contracts.personal import KeyId, Sealed
 from contracts.topics import Topics
 from runtime import metrics
+from runtime.keyring import KeyRing, KeysUnavailable
 from runtime.outbox import OutgoingRecord
+from runtime.sealing import CannotOpen, KeyStore, open_data
 from runtime.settings import ServiceSettings
 from runtime.telemetry import context_from_headers, decode_kafka_headers
 from runtime.unit_of_work import UnitOfWork
@@ -73,6 +76,10 @@ class EventMeta:
     partition: int
     offset: int
     envelope: CloudEvent[dict[str, Any]]
+    # The event's personal fields: "clear" (it had none sealed), "opened" (unsealed with its
+    # key), "erased" (the key is gone: the case was erased; handle what is left), or
+    # "withheld" (this service is no reader of them; they are absent).
+    personal: str = "clear"
 
 
 Handler = Callable[[Any, EventMeta, UnitOfWork], Awaitable[None]]
@@ -155,6 +162,7 @@ TRANSIENT = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     TransientError,
+    KeysUnavailable,
 )
 
 
@@ -165,11 +173,12 @@ class _Item:
     envelope: CloudEvent[dict[str, Any]]
     event: Event
     headers: dict[str, str]
+    personal: str = "clear"
 
     def meta(self) -> EventMeta:
         r = self.record
         return EventMeta(self.envelope.id, self.envelope.type, self.envelope.source,
-                         r.topic, r.partition, r.offset, self.envelope)
+                         r.topic, r.partition, r.offset, self.envelope, self.personal)
 
 
 @dataclass
@@ -189,9 +198,12 @@ class _Coordinates:
 
 
 class Consumer:
-    def __init__(self, settings: ServiceSettings, pool_getter: Callable[[], asyncpg.Pool]) -> None:
+    def __init__(self, settings: ServiceSettings, pool_getter: Callable[[], asyncpg.Pool],
+                 keys: KeyStore | None = None, keyring: KeyRing | None = None) -> None:
         self._settings = settings
         self._pool = pool_getter
+        self._keys = keys  # this service's own data keys (for what it publishes)
+        self._keyring = keyring  # other services' data keys (for what it may read)
         self._subscribers: list[Any] = []
         self._routes: list[EventRouter | Routes] = []  # to decode parked records again
         self._groups: list[tuple[str, list[str], str | None]] = []
@@ -299,20 +311,38 @@ class Consumer:
         if routes not in self._routes:
             self._routes.append(routes)
         self.batches += 1
-        items: list[_Item] = []
+        parsed: list[tuple[EventRouter, ConsumerRecord, CloudEvent[dict[str, Any]], type[Event]]] = []
         dead: list[_DeadLetter] = []
         for record in records:
             router = routes.for_topic(record.topic)
             if router is None:
                 continue
             try:
-                envelope, event = decode(record.value or b"", router.handled_models())
+                envelope = CloudEvent[dict[str, Any]].model_validate_json(record.value or b"")
             except ValidationError as exc:
                 dead.append(_DeadLetter(record, "invalid event: " + _describe(exc)))
                 continue
-            if event is None:
+            if envelope.type == CaseErased.type_name() and self._keyring is not None and envelope.subject:
+                self._keyring.forget(envelope.subject)
+            model = router.handled_models().get(envelope.type)
+            if model is None:
                 continue  # a type this service does not act on
-            items.append(_Item(router, record, envelope, event, decode_kafka_headers(record.headers)))
+            parsed.append((router, record, envelope, model))
+
+        items: list[_Item] = []
+        try:
+            keys = await self._keys_for([env for _, _, env, _ in parsed])
+        except TRANSIENT as exc:
+            await self._backoff(exc)
+            raise
+        for router, record, envelope, model in parsed:
+            try:
+                event, personal = self._typed(envelope, model, keys)
+            except (ValidationError, CannotOpen) as exc:
+                reason = _describe(exc) if isinstance(exc, ValidationError) else str(exc)
+                dead.append(_DeadLetter(record, "invalid event: " + reason))
+                continue
+            items.append(_Item(router, record, envelope, event, decode_kafka_headers(record.headers), personal))
 
         try:
             await self._apply(items)
@@ -329,6 +359,45 @@ class Consumer:
         if dead:
             await self._dead_letter(dead)
 
+    async def _keys_for(self, envelopes: list[CloudEvent[dict[str, Any]]]) -> dict[str, bytes | None]:
+        """The data keys these events need and this service may have (one request per producer)."""
+        wanted = set()
+        for env in envelopes:
+            sealed = env.data.get("sealed")
+            if isinstance(sealed, dict) and isinstance(sealed.get("kid"), str):
+                try:
+                    kid = KeyId.parse(sealed["kid"])
+                except ValueError:
+                    continue  # dead-lettered when it is opened
+                if self._keyring is not None and self._keyring.may_read(kid):
+                    wanted.add(str(kid))
+        if not wanted or self._keyring is None:
+            return {}
+        return await self._keyring.keys(wanted)
+
+    def _typed(self, envelope: CloudEvent[dict[str, Any]], model: type[Event],
+               keys: dict[str, bytes | None]) -> tuple[Event, str]:
+        """The typed event, its personal fields put back when this service may read them.
+        Raises ValidationError or CannotOpen (a dead letter)."""
+        data = dict(envelope.data)
+        raw = data.pop("sealed", None)
+        if raw is None:
+            return model.model_validate(data), "clear"
+        sealed = Sealed.model_validate(raw)
+        try:
+            kid: KeyId | None = KeyId.parse(sealed.kid)
+        except ValueError:
+            kid = None
+        if kid is None or kid.subject != envelope.subject:
+            raise CannotOpen(f"sealed under {sealed.kid!r}, which is not a key of this event's subject")
+        if str(kid) not in keys:
+            return model.model_validate(data), "withheld"
+        key = keys[str(kid)]
+        if key is None:
+            return model.model_validate(data), "erased"
+        opened = open_data(sealed, key, event_type=envelope.type, subject=envelope.subject or "")
+        return model.model_validate({**data, **opened}), "opened"
+
     async def _apply(self, items: list[_Item]) -> None:
         if not items:
             return
@@ -344,7 +413,7 @@ class Consumer:
                     [i.envelope.type for i in items],
                 )
             }
-            uow = UnitOfWork(conn, self._settings.source)
+            uow = UnitOfWork(conn, self._settings.source, self._keys)
             for item in items:
                 event_id = str(item.envelope.id)
                 if event_id not in claimed:
@@ -404,7 +473,7 @@ class Consumer:
 
     async def _unpark(self, conn: asyncpg.Connection, uow: UnitOfWork, row: Any) -> bool:
         """Try one parked event again. True when it is done with (applied, or handled before)."""
-        item = self._item_of(row)
+        item = await self._item_of(row)
         if item is None:  # no router for it any more: nothing here will ever handle it
             await conn.execute("DELETE FROM parked_event WHERE id = $1", row["id"])
             return True
@@ -432,16 +501,18 @@ class Consumer:
         await conn.execute("DELETE FROM parked_event WHERE id = $1", row["id"])
         return True
 
-    def _item_of(self, row: Any) -> _Item | None:
+    async def _item_of(self, row: Any) -> _Item | None:
         router = next((r for routes in self._routes for r in [routes.for_topic(row["topic"])] if r), None)
         if router is None:
             return None
-        envelope, event = decode(row["value"], router.handled_models())
-        if event is None:
+        envelope = CloudEvent[dict[str, Any]].model_validate_json(row["value"])
+        model = router.handled_models().get(envelope.type)
+        if model is None:
             return None
+        event, personal = self._typed(envelope, model, await self._keys_for([envelope]))
         record = ConsumerRecord(row["topic"], row["partition"], row["offset"], 0, 0, row["key"], row["value"],
                                 None, len(row["key"] or b""), len(row["value"]), [])
-        return _Item(router, record, envelope, event, dict(row["headers"] or {}))
+        return _Item(router, record, envelope, event, dict(row["headers"] or {}), personal)
 
     async def sweep_parked(self, limit: int = 200) -> tuple[int, int, int]:
         """Retry every parked event (oldest first); dead-letter those parked longer than
@@ -449,7 +520,7 @@ class Consumer:
         max_age = self._settings.consumer_park_max_age_s
         applied = waiting = expired = 0
         async with self._pool().acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, self._settings.source)
+            uow = UnitOfWork(conn, self._settings.source, self._keys)
             rows = await conn.fetch(  # the age by the database's clock, like parked_at
                 'SELECT id, park_key, event_id, topic, partition, "offset", key, value, headers, parked_at, reason,'
                 " extract(epoch FROM now() - parked_at)::float8 AS age"
@@ -501,7 +572,7 @@ class Consumer:
 
     async def _write_dead_letters(self, conn: asyncpg.Connection, dead: list[_DeadLetter]) -> None:
         fresh_letters = 0
-        uow = UnitOfWork(conn, self._settings.source)
+        uow = UnitOfWork(conn, self._settings.source, self._keys)
         for d in dead:
             r = d.record
             # Claim by event id, or by coordinates when it had none we could read.

@@ -8,23 +8,28 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from uuid import UUID
 from urllib.parse import parse_qsl
 
 import asyncpg
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, Field
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.personal import KeyId, readers_of
 from runtime import metrics
 from runtime.auth import Principal, admin
 from runtime.consumer import TRANSIENT
+from runtime.keyring import service_caller
+from runtime.sealing import b64e
+from runtime.unit_of_work import AccessRecord
 from runtime.service import ServiceRuntime
 
 PROBLEM = "application/problem+json"
@@ -240,6 +245,46 @@ class MetricsListener:
         await self.app(scope, receive, send)
 
 
+class DataKeyRequest(BaseModel):
+    kids: list[str] = Field(min_length=1, max_length=500, description="<producer>/<key_class>/<subject> ids")
+
+
+class DataKeys(BaseModel):
+    keys: dict[str, str] = Field(description="kid -> 256-bit AES-GCM key, base64url")
+    erased: list[str] = Field(description="kids this service no longer has: the case is erased")
+
+
+def _case_of(subject: str) -> UUID | None:
+    try:
+        return UUID(subject)
+    except ValueError:
+        return None
+
+
+async def release_data_keys(body: DataKeyRequest, caller: str = Depends(service_caller),
+                            rt: ServiceRuntime = Depends(service_runtime)) -> DataKeys:
+    """Data keys of this service's events, for a service that contracts/personal.py names as
+    a reader of their key class (its token's audience must be this service). Every release
+    and every refusal is in the processing log."""
+    try:
+        ids = [KeyId.parse(k) for k in body.kids]
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    me = rt.settings.service_name
+    if foreign := [str(k) for k in ids if k.producer != me]:
+        raise HTTPException(422, f"not keys of {me}: {', '.join(foreign[:5])}")
+    refused = [k for k in ids if caller not in readers_of(k.key_class)]
+    async with rt.unit_of_work() as uow:
+        released = {} if refused else await rt.keys.existing(uow.conn, [str(k) for k in ids])
+        for k in refused or [k for k in ids if str(k) in released]:
+            uow.log_access(AccessRecord(action="data_key.release", outcome="denied" if refused else "allowed",
+                                        organisation_id=caller, case_id=_case_of(k.subject), purpose=k.key_class))
+    if refused:
+        raise HTTPException(403, f"{caller} may not read {', '.join(sorted({k.key_class for k in refused}))} data")
+    return DataKeys(keys={kid: b64e(key) for kid, key in released.items()},
+                    erased=[str(k) for k in ids if str(k) not in released])
+
+
 def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -309,6 +354,8 @@ def create_app(runtime: ServiceRuntime, title: str, routers: list[APIRouter]) ->
     @app.post("/v1/ops/relay/resume", tags=["ops"], status_code=204)
     async def resume_relay(_: Principal = Depends(admin)) -> None:
         runtime.relay.resume()
+
+    app.post("/v1/data-keys", tags=["data keys"], response_model=DataKeys)(release_data_keys)
 
     for router in routers:
         app.include_router(router)

@@ -16,10 +16,9 @@ import asyncpg
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from contracts.envelope import CONTENT_TYPE, Event, encode
 from runtime import metrics
 from runtime.db import init_connection
-from runtime.telemetry import context_from_headers, current_traceparent
+from runtime.telemetry import context_from_headers
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +35,6 @@ class OutgoingRecord:
     key: bytes | None
     value: bytes
     headers: dict[str, str]
-
-
-def record_for(event: Event, topic: str, source: str) -> OutgoingRecord:
-    return OutgoingRecord(
-        topic=topic,
-        key=event.subject().encode(),
-        value=encode(event, source),
-        headers={"content-type": CONTENT_TYPE, **current_traceparent()},
-    )
 
 
 async def add_records(conn: asyncpg.Connection, records: Iterable[OutgoingRecord]) -> None:

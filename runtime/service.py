@@ -20,9 +20,11 @@ from runtime.auth import Auth
 from runtime.broker import create_broker, ensure_topics
 from runtime.consumer import Consumer, EventRouter
 from runtime.health import ConsumerMonitor
+from runtime.keyring import KeyRing
 from runtime.outbox import OutboxRelay
 from runtime.recovery import BrokerWatch
 from runtime.retention import retention_job
+from runtime.sealing import KeyStore
 from runtime.settings import ServiceSettings
 from runtime.telemetry import setup_tracing
 from runtime.unit_of_work import UnitOfWork
@@ -44,7 +46,9 @@ class ServiceRuntime:
         self.migrations = migrations
         self.routers = routers
         self.broker = create_broker(settings)
-        self.consumer = Consumer(settings, lambda: self.pool)
+        self.keys = KeyStore(settings.service_name, settings.data_key_kek)
+        self.keyring = KeyRing(settings)
+        self.consumer = Consumer(settings, lambda: self.pool, self.keys, self.keyring)
         self.monitor = ConsumerMonitor(self)
         self.relay = OutboxRelay(settings.database_url, self._publish, settings.outbox_batch_size,
                                  ensure_topics=lambda names: ensure_topics(settings, names))
@@ -103,6 +107,7 @@ class ServiceRuntime:
                 await task
         self._tasks.clear()
         await self.broker.stop()
+        await self.keyring.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -111,7 +116,7 @@ class ServiceRuntime:
     @contextlib.asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
         async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, self.settings.source)
+            uow = UnitOfWork(conn, self.settings.source, self.keys)
             yield uow
             await uow.flush()
 

@@ -96,6 +96,16 @@ class ServiceSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, description="default: the HTTP port + 1000")
 
+    # Crypto-shredding (runtime/sealing.py, runtime/keyring.py). The KEK wraps this service's
+    # data keys at rest: comma-separated, newest first (older ones still unwrap, for rotation).
+    data_key_kek: SecretStr = SecretStr("dev-only-data-key-kek-change-me-0123456789abcdef")
+    # Where each producing service serves its data keys (POST /v1/data-keys), by service name.
+    key_service_urls: dict[str, str] = Field(default_factory=lambda: {
+        "intake": "http://127.0.0.1:8001", "referral": "http://127.0.0.1:8002", "partners": "http://127.0.0.1:8003"})
+    # A fetched data key is cached in memory only, this long (erasure reaches a consumer at
+    # the latest after this; case.erased drops it at once).
+    data_key_cache_seconds: float = Field(default=60.0, ge=0)
+
     otel_exporter_otlp_endpoint: str | None = None
     trace_file: str | None = None
     trace_sql: bool = Field(default=True, description="a span per asyncpg query")

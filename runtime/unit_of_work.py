@@ -11,8 +11,11 @@ from uuid import UUID
 import asyncpg
 from opentelemetry import trace
 
-from contracts.envelope import Event
-from runtime.outbox import OutgoingRecord, add_records, record_for
+from contracts.envelope import CONTENT_TYPE, Event, encode, encode_data
+from contracts.personal import sealing_for
+from runtime.outbox import OutgoingRecord, add_records
+from runtime.sealing import KeyStore, seal_data, split_personal
+from runtime.telemetry import current_traceparent
 
 
 @dataclass
@@ -29,16 +32,27 @@ class AccessRecord:
     trace_id: str | None = field(default_factory=lambda: _current_trace_id())
 
 
+@dataclass(frozen=True)
+class _Outgoing:
+    """An event to write at flush, when its personal fields are sealed (which needs the
+    database: the case's data key). The trace context is the one at `publish`."""
+
+    event: Event
+    topic: str
+    headers: dict[str, str]
+
+
 @dataclass
 class UnitOfWork:
     conn: asyncpg.Connection
     source: str
-    _records: list[OutgoingRecord] = field(default_factory=list)
+    keys: KeyStore | None = None  # None only where nothing personal is published
+    _records: list[OutgoingRecord | _Outgoing] = field(default_factory=list)
     _access: list[AccessRecord] = field(default_factory=list)
     _known: list[str] = field(default_factory=list)
 
     def publish(self, event: Event, topic: str) -> None:
-        self._records.append(record_for(event, topic, self.source))
+        self._records.append(_Outgoing(event, topic, {"content-type": CONTENT_TYPE, **current_traceparent()}))
 
     def publish_record(self, record: OutgoingRecord) -> None:
         self._records.append(record)
@@ -74,13 +88,45 @@ class UnitOfWork:
             " SELECT count(*) FROM gone", key)
         await self.conn.execute("DELETE FROM outbox_archive WHERE key = $1", key)
         await self.conn.execute("DELETE FROM dead_letter WHERE key = $1", key)
+        await self.conn.execute("DELETE FROM parked_event WHERE key = $1", key)  # nothing to wait for now
+        if self.keys is not None:  # crypto-shredding: every copy elsewhere becomes unreadable
+            await self.keys.shred(self.conn, str(case_id))
         return deleted
+
+    async def _encode(self, event: Event, topic: str) -> bytes:
+        """The record value: personal fields (contracts/personal.py) sealed under the data key
+        of the case; once the case is erased they are left out altogether."""
+        sealing = sealing_for(event.event_type, topic)
+        if sealing is None:
+            return encode(event, self.source)
+        data = event.model_dump(mode="json", exclude_none=True)
+        data.pop("sealed", None)
+        clear, personal = split_personal(data, sealing)
+        if not personal:
+            return encode_data(event, clear, self.source)
+        if self.keys is None:
+            raise RuntimeError(f"{event.type_name()} has personal fields; this unit of work has no key store")
+        subject = event.subject()
+        found = await self.keys.key_for(self.conn, sealing.key_class, subject)
+        if found is None:  # erased: what is left of the event goes without them
+            return encode_data(event, clear, self.source)
+        kid, key = found
+        sealed = seal_data(clear, personal, key=key, kid=kid, event_type=event.type_name(), subject=subject)
+        return encode_data(event, sealed, self.source)
+
+    async def _outgoing(self) -> list[OutgoingRecord]:
+        out = []
+        for r in self._records:
+            if isinstance(r, _Outgoing):
+                r = OutgoingRecord(r.topic, r.event.subject().encode(), await self._encode(r.event, r.topic), r.headers)
+            out.append(r)
+        return out
 
     async def flush(self) -> None:
         """Write what was collected; called just before commit."""
         if self._records:
             with _tracer.start_as_current_span("outbox write", attributes={"samenwijk.outbox.rows": len(self._records)}):
-                await add_records(self.conn, self._records)
+                await add_records(self.conn, await self._outgoing())
             self._records.clear()
         if self._access:
             await self.conn.executemany(

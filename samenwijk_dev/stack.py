@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -196,6 +197,14 @@ class Stack:
             path.write_text(json.dumps(new_signing_key()))
         return path.read_text().strip()
 
+    def _secret(self, name: str) -> str:
+        """A random secret kept in the run dir (so a restarted service finds its keys again)."""
+        path = self.run_dir / name
+        if not path.exists():
+            path.touch(0o600)
+            path.write_text(secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
     def service_env(self, name: str) -> dict[str, str]:
         env = {
             "SAMENWIJK_SERVICE_NAME": name,
@@ -208,6 +217,11 @@ class Stack:
             "SAMENWIJK_JWT_JWKS": self.jwt_jwks,
             "SAMENWIJK_JWT_MAX_LIFETIME_SECONDS": str(DEV_TOKEN_LIFETIME_SECONDS),
             "SAMENWIJK_METRICS_PORT": str(self.metrics_ports[name]),
+            # crypto-shredding: each service wraps its data keys under its own KEK, and asks
+            # the producers for theirs at these addresses
+            "SAMENWIJK_DATA_KEY_KEK": self._secret(f"{name}-data-key-kek"),
+            "SAMENWIJK_KEY_SERVICE_URLS": json.dumps({s: f"http://127.0.0.1:{p}" for s, p in self.service_ports.items()
+                                                      if s != "reporting"}),
             "SAMENWIJK_TRACE_FILE": str(self.run_dir / "traces.jsonl"),
             "OTEL_BSP_SCHEDULE_DELAY": "500",  # flush spans twice a second (SDK default: 5 s)
             **self.broker.service_env(),

@@ -6,15 +6,18 @@ from uuid import UUID
 from pydantic import Field
 
 from contracts.envelope import Event
-from contracts.events.cases import BUURT_CODE
+from contracts.events.cases import BUURT_CODE, SEALED_DESCRIPTION
 from contracts.events.common import CaseDetails, PartnerId, PartnerType, Severity
 from contracts.reason_codes import ESCALATION_REASONS, REASON_CODE
+from contracts.personal import Sealed
 
 
 class ReferralRequested(Event):
     """A part of a case handed to one partner; `details` is already minimised for it."""
 
+    # v2: `details` is sealed (for partners only; on an inbox, for that partner only)
     event_type = "referral.requested"
+    version = 2
 
     referral_id: UUID
     case_id: UUID
@@ -25,14 +28,17 @@ class ReferralRequested(Event):
     category: str
     severity: Severity
     buurt_code: str = Field(pattern=BUURT_CODE)
-    details: CaseDetails
+    details: CaseDetails | None = Field(default=None, description="personal: sealed")
     respond_by: datetime
     resolve_by: datetime
     requested_at: datetime
+    sealed: Sealed | None = Field(default=None, description=SEALED_DESCRIPTION)
 
 
 class EscalationRaised(Event):
+    # v2: on the owner's inbox copy `response_text` (a partner's free text) is sealed
     event_type = "escalation.raised"
+    version = 2
 
     escalation_id: UUID
     case_id: UUID
@@ -49,6 +55,7 @@ class EscalationRaised(Event):
         default=None, max_length=2000,
         description="only on the owner's inbox copy: the partner's free text, when the partner's agreement "
                     "names this escalation level as a recipient; never on samenwijk.referrals")
+    sealed: Sealed | None = Field(default=None, description=SEALED_DESCRIPTION)
 
 
 class ReferralWithdrawn(Event):

@@ -22,11 +22,15 @@ async def retention(rt: ServiceRuntime) -> None:
     """Erase personal data of closed cases past the retention period, batch by batch."""
     settings: IntakeSettings = rt.settings  # type: ignore[assignment]
     while True:
+        now = datetime.now(UTC)
         async with rt.unit_of_work() as uow:
-            erased = await handlers.erase_expired_cases(uow, timedelta(days=settings.retention_days),
-                                                        datetime.now(UTC))
-        if erased:
-            log.info("retention: erased the personal data of %d closed cases", len(erased))
+            erased = await handlers.erase_expired_cases(uow, timedelta(days=settings.retention_days), now)
+            lone = await handlers.erase_expired_observations(
+                uow, timedelta(days=settings.observation_retention_days), now)
+            await handlers.purge_idempotency_keys(uow, timedelta(hours=settings.idempotency_ttl_hours), now)
+        if erased or lone:
+            log.info("retention: erased the personal data of %d closed cases and %d lone observations",
+                     len(erased), len(lone))
             continue  # there may be more past retention
         await asyncio.sleep(settings.retention_interval_seconds)
 

@@ -13,6 +13,9 @@ class IntakeSettings(ServiceSettings):
     buurten_file: Path = Field(default=SHIPPED, description="CSV of the buurten this deployment serves")
     repeat_window_days: int = Field(default=90, ge=0, description="a repeat complaint joins the open case; 0 = never")
     retention_days: int = Field(default=730, ge=1, description="personal data of a closed case is erased after this")
+    observation_retention_days: int = Field(default=365, ge=1,
+                                            description="an observation that never joined a case is erased after this")
+    idempotency_ttl_hours: float = Field(default=24, gt=0, description="a stored Idempotency-Key answer is kept this long")
     retention_interval_seconds: float = Field(default=3600, gt=0, description="how often the erasure job looks")
     # Intake is the one token issuer: only it holds a signing key (an Ed25519 private JWK).
     jwt_signing_key: SecretStr | None = Field(default=None, description="Ed25519 private key as a JWK (JSON)")

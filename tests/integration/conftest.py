@@ -2,6 +2,7 @@
 session, Tansu and Apache Kafka) is in tests/conftest.py, shared with tests/security."""
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -12,8 +13,14 @@ import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.envelope import CONTENT_TYPE
+from contracts.personal import Sealed
+from runtime.keyring import ServiceTokens
+from runtime.sealing import open_data
+from runtime.settings import ServiceSettings
 from samenwijk_dev import demo
 from samenwijk_dev.stack import Stack
 
@@ -95,3 +102,53 @@ def submit(stack: Stack, tokens: dict[str, str], body: dict[str, Any], corporati
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def open_as_partner(stack: Stack, token: str, record: ConsumerRecord) -> dict[str, Any] | None:
+    """What a partner does with a record of its inbox topic (docs/partners.md): fetch the
+    case's inbox key through the partner API and open the sealed fields with AES-GCM.
+    Returns the event's data, or None when there is no key (erased, or not allowed now)."""
+    env = envelope(record)
+    data = dict(env["data"])
+    sealed = data.pop("sealed", None)
+    if sealed is None:
+        return data
+    r = httpx.get(f"{stack.url('partners')}/v1/inbox-keys/{env['subject']}", headers=auth(token))
+    if r.status_code == 404:
+        return None
+    assert r.status_code == 200, r.text
+    key = r.json()
+    assert key["alg"] == sealed["alg"] == "A256GCM"
+    aad = f"{env['type']}|{env['subject']}|{sealed['kid']}".encode()
+    try:
+        plain = AESGCM(b64url(key["key"])).decrypt(b64url(sealed["iv"]), b64url(sealed["ct"]), aad)
+    except InvalidTag:  # its own inbox key (of another kid) opens nothing of another inbox
+        assert key["kid"] != sealed["kid"]
+        return None
+    return {**data, **json.loads(plain)}
+
+
+def service_token(stack: Stack, service: str, audience: str) -> str:
+    """A service-to-service token naming `service`, for `audience` (as runtime/keyring.py makes them)."""
+    settings = ServiceSettings(service_name=service, jwt_secret=stack.jwt_secret)
+    return ServiceTokens(settings).token(audience)
+
+
+def opened(stack: Stack, env: dict[str, Any], reader: str = "referral") -> dict[str, Any]:
+    """An event's data with its sealed fields opened as the service `reader` would (it must be
+    a reader of the key class, contracts/personal.py)."""
+    data = dict(env["data"])
+    sealed = data.pop("sealed", None)
+    if sealed is None:
+        return data
+    producer = sealed["kid"].split("/")[0]
+    r = httpx.post(f"{stack.url(producer)}/v1/data-keys", json={"kids": [sealed["kid"]]},
+                   headers=auth(service_token(stack, reader, producer)))
+    assert r.status_code == 200, r.text
+    key = r.json()["keys"][sealed["kid"]]
+    return {**data, **open_data(Sealed.model_validate(sealed), b64url(key), event_type=env["type"],
+                                subject=env["subject"])}

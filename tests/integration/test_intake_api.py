@@ -27,6 +27,7 @@ from contracts.events import (
 from contracts.topics import Topics
 from samenwijk_dev import demo
 from tests.integration.conftest import auth, produce, query, read_topic, wait_for
+from tests.integration.conftest import opened as open_sealed
 
 CORP, OTHER = demo.CORPORATIONS
 
@@ -91,7 +92,7 @@ def test_a_vera_huurschuld_signal_becomes_a_rent_arrears_case(stack, tokens, int
               "huishouden": {"pseudoniem": "hh-vera-1", "huishoudtype": "eenoudergezin"}}
     r = post(intake, tokens, signal)
     assert r.status_code == 201, r.text
-    opened = case_events(stack, r.json()["case_id"], 2)[0]["data"]
+    opened = open_sealed(stack, case_events(stack, r.json()["case_id"], 2)[0])  # as referral reads it
     assert opened["category"] == "financieel.huurachterstand" and opened["severity"] == "urgent"
     assert opened["details"]["arrears"] == {"amount_eur": "2150.00", "months": 3}
     assert opened["customer_group"] == {"household_type": "eenoudergezin"}
@@ -187,7 +188,9 @@ def test_close_and_reopen_emit_their_events_and_guard_the_status(stack, tokens, 
     assert reopened.status_code == 200 and reopened.json()["status"] == "open" and reopened.json()["outcome"] is None
     events = case_events(stack, case_id, 4)
     assert [e["type"] for e in events][2:] == ["nl.samenwijk.case.closed", "nl.samenwijk.case.reopened"]
-    assert events[2]["data"]["liveability_cost_eur"] == "350.00" and events[3]["data"]["reason"] == "weer overlast"
+    assert events[2]["data"]["liveability_cost_eur"] == "350.00" and "reason" not in events[3]["data"]
+    assert events[3]["data"]["sealed"]["kid"] == f"intake/intake/{case_id}"  # free text: sealed, for nobody else
+    assert b"weer overlast" not in json.dumps(events[3]).encode()
 
 
 def test_an_observation_at_a_unit_joins_its_open_case(stack, tokens, intake):

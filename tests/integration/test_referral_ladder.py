@@ -9,16 +9,19 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from pydantic import SecretStr
 
 from contracts.envelope import encode
 from contracts.events import Address, CaseClosed, CaseDetails, CaseErased, CaseOpened, ComplaintReceived, Severity
 from contracts.topics import Topics
 from runtime.db import init_connection
+from runtime.sealing import KeyStore
 from runtime.unit_of_work import UnitOfWork
 from samenwijk_dev import demo
 from services.referral.service_layer.handlers import Context, fire_due_timers
 from services.referral.service_layer.rulebook import Rulebook
 from tests.integration.conftest import NUISANCE, auth, envelope, produce, query, read_topic, wait_for
+from tests.integration.conftest import opened as open_sealed
 
 RAISED = "nl.samenwijk.escalation.raised"
 RESOLVED = "nl.samenwijk.escalation.resolved"
@@ -124,7 +127,8 @@ def test_several_instances_claiming_at_once_fire_a_deadline_once(stack, tokens, 
         try:
             await start.wait()
             async with conn.transaction():
-                uow = UnitOfWork(conn, "urn:nld:samenwijk:referral")
+                keys = KeyStore("referral", SecretStr(stack.services["referral"].env["SAMENWIJK_DATA_KEY_KEK"]))
+                uow = UnitOfWork(conn, "urn:nld:samenwijk:referral", keys)
                 fired = await fire_due_timers(uow, ctx)
                 await uow.flush()
             return fired
@@ -186,7 +190,7 @@ def test_third_overlast_complaint_goes_straight_to_the_woonoverlast_track_once(s
     raised = of_type(events, RAISED)
     assert [e["data"]["level"] for e in raised] == ["woonoverlast"]
     assert raised[0]["data"]["owner_partner_id"] == "gemeente-amsterdam"
-    assert "complaint 3" in raised[0]["data"]["reason"]
+    assert "complaint 3" in open_sealed(stack, raised[0], "partners")["reason"]
 
 
 def test_closing_a_case_withdraws_its_referrals_and_resolves_its_escalations(stack, tokens, routing_ready):

@@ -15,6 +15,7 @@ from tests.integration.conftest import (
     CONFUSED_PERSON,
     auth,
     envelope,
+    open_as_partner,
     produce,
     query,
     read_topic,
@@ -57,7 +58,10 @@ def test_case_travels_from_post_to_partner_acceptance(stack, tokens, routing_rea
         assert headers["content-type"] == b"application/cloudevents+json"
         assert headers["traceparent"].startswith(b"00-")
     opened = envelope(cases[0])["data"]
-    assert "reporter" not in opened and "reporter" not in opened["details"]  # never leaves intake
+    assert "reporter" not in opened  # never leaves intake
+    # the case details travel sealed (only referral may open them), never in clear
+    assert "details" not in opened and opened["sealed"]["kid"] == f"intake/case/{case_id}"
+    assert CONFUSED_PERSON["care_signal"].encode() not in cases[0].value
 
     # referral → samenwijk.referrals: GGZ and wijkteam, each minimised to its agreement
     referrals = of_case(read_topic(stack, Topics.REFERRALS, lambda rs: len(of_case(rs, case_id)) >= 2), case_id)
@@ -65,7 +69,7 @@ def test_case_travels_from_post_to_partner_acceptance(stack, tokens, routing_rea
     assert set(by_partner) == {"ggz-noord", "wijkteam-noord"}
     for partner_id, env in by_partner.items():
         assert_envelope(env, case_id, "referral")
-        assert set(env["data"]["details"]) <= AGREED_FIELDS[partner_id]
+        assert "details" not in env["data"] and env["data"]["sealed"]["kid"] == f"referral/referral/{case_id}"
 
     # partners → each partner's own inbox topic, still within the agreement
     for partner_id, requested in by_partner.items():
@@ -75,7 +79,12 @@ def test_case_travels_from_post_to_partner_acceptance(stack, tokens, routing_rea
         delivered = envelope(inbox[0])
         assert_envelope(delivered, case_id, "partners")
         assert delivered["data"]["referral_id"] == requested["data"]["referral_id"]
-        assert set(delivered["data"]["details"]) <= AGREED_FIELDS[partner_id]
+        # sealed for this partner alone; it opens them with its inbox key from the partner API
+        assert delivered["data"]["sealed"]["kid"] == f"partners/inbox.{partner_id}/{case_id}"
+        opened_by_partner = open_as_partner(stack, tokens[partner_id], inbox[0])
+        assert opened_by_partner["details"] and set(opened_by_partner["details"]) <= AGREED_FIELDS[partner_id]
+        other = "ggz-noord" if partner_id != "ggz-noord" else "wijkteam-noord"
+        assert open_as_partner(stack, tokens[other], inbox[0]) is None  # not another partner's key
         assert dict(inbox[0].headers)["traceparent"].startswith(b"00-")
 
     # GGZ accepts over HTTP; the wijkteam with a command on its responses topic

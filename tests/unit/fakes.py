@@ -43,6 +43,8 @@ class Tables:
     parked: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> row
     next_parked_id: int = 1
     processing_log: list[tuple[Any, ...]] = field(default_factory=list)
+    data_keys: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # kid -> (subject, wrapped)
+    erased_subjects: set[str] = field(default_factory=set)
 
 
 def _normal(sql: str) -> str:
@@ -114,6 +116,16 @@ class FakeConnection:
             return True
         if s.startswith("WITH gone AS (DELETE FROM outbox WHERE key = $1 AND published_at IS NOT NULL"):
             return 0  # the fake keeps no published rows
+        if s == "SELECT wrapped FROM data_keys WHERE kid = $1":
+            found = self._tables.data_keys.get(args[0])
+            return found[1] if found else None
+        if s == "SELECT true FROM erased_subjects WHERE subject = $1":
+            return True if args[0] in self._tables.erased_subjects else None
+        if s.startswith("WITH gone AS (DELETE FROM data_keys WHERE subject = $1"):
+            gone = [k for k, (subject, _) in self._tables.data_keys.items() if subject == args[0]]
+            for k in gone:
+                del self._tables.data_keys[k]
+            return len(gone)
         raise AssertionError(f"fetchval not faked: {s}")
 
     async def execute(self, sql: str, *args: Any) -> str:
@@ -148,6 +160,19 @@ class FakeConnection:
             row = self._tables.parked[args[0]]
             row.update(park_key=args[1], reason=args[2], attempts=row["attempts"] + 1)
             return "UPDATE 1"
+        if s == "INSERT INTO erased_subjects (subject) VALUES ($1) ON CONFLICT DO NOTHING":
+            self._tables.erased_subjects.add(args[0])
+            return "INSERT 0 1"
+        if s == "DELETE FROM parked_event WHERE key = $1":
+            gone = [i for i, r in self._tables.parked.items() if r["key"] == args[0]]
+            for i in gone:
+                del self._tables.parked[i]
+            return f"DELETE {len(gone)}"
+        if s.startswith("INSERT INTO data_keys (kid, subject, key_class, wrapped) VALUES ($1, $2, $3, $4)"
+                        " ON CONFLICT (kid) DO NOTHING"):
+            kid, subject, _, wrapped = args
+            self._tables.data_keys.setdefault(kid, (subject, wrapped))
+            return "INSERT 0 1"
         raise AssertionError(f"execute not faked: {s}")
 
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from aiokafka.structs import ConsumerRecord
 
 import runtime.consumer as consumer_module
@@ -18,6 +19,7 @@ from contracts.envelope import encode
 from contracts.events import Address, CaseClosed, CaseDetails, CaseOpened, Severity
 from contracts.topics import Topics
 from runtime.consumer import Consumer, EventMeta, EventRouter, Rejected
+from runtime.sealing import KeyStore
 from runtime.settings import ServiceSettings
 from runtime.unit_of_work import UnitOfWork
 from tests.unit.fakes import FakePool
@@ -118,7 +120,8 @@ def pool() -> FakePool:
 @pytest.fixture
 def consumer(pool: FakePool, sleeps: list[float]) -> Consumer:
     settings = ServiceSettings(service_name="referral", consumer_max_attempts=MAX_ATTEMPTS)
-    return Consumer(settings, lambda: pool)  # type: ignore[arg-type, return-value]
+    keys = KeyStore("referral", SecretStr("unit-test-kek-0123456789abcdef0123456789"))
+    return Consumer(settings, lambda: pool, keys)  # type: ignore[arg-type, return-value]
 
 
 # -- valid batches -------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_real_breaking_changes_are_found() -> None:
         household_ref: int | None = None  # type: ignore[assignment]
 
     class CaseOpenedNested(CaseOpened):
-        details: Details  # type: ignore[assignment]
+        details: Details | None = None  # type: ignore[assignment]
 
     assert breaking_changes(_published_schema(CaseClosed), export.event_schema(CaseClosedInt)) \
         == ["case_id: type changed from string to integer"]

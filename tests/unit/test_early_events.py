@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from contracts.envelope import envelope_for
 from contracts.events import (
@@ -27,6 +28,8 @@ from contracts.events import (
 )
 from contracts.topics import Topics
 from runtime.consumer import Consumer, NotYetKnown, Routes
+from contracts.personal import Sealed
+from runtime.sealing import KeyStore, key_encryption_key, open_data
 from runtime.settings import ServiceSettings
 from services.referral.entrypoints.events import routers
 from services.referral.service_layer import handlers
@@ -54,12 +57,21 @@ def record(log: Log, event: Event, at: datetime) -> Any:
     return log.record(envelope.model_dump_json(exclude_none=True).encode(), key=event.subject().encode())
 
 
+KEK = SecretStr("unit-test-kek-0123456789abcdef0123456789")
+
+
 def published(pool: FakePool, kind: type[Event]) -> list[dict[str, Any]]:
+    """The data of what referral published, its sealed fields opened with its own data keys."""
     out = []
     for row in pool.outbox:
         envelope = json.loads(row.value)
         if envelope["type"] == kind.type_name():
-            out.append(envelope["data"])
+            data = dict(envelope["data"])
+            if sealed := data.pop("sealed", None):
+                key = key_encryption_key(KEK).decrypt(pool.tables.data_keys[sealed["kid"]][1])
+                data |= open_data(Sealed.model_validate(sealed), key, event_type=envelope["type"],
+                                  subject=envelope["subject"])
+            out.append(data)
     return out
 
 
@@ -81,7 +93,7 @@ def case_story(clock: Clock) -> list[tuple[Event, datetime]]:
 
 
 def new_consumer(pool: FakePool) -> Consumer:
-    return Consumer(ServiceSettings(service_name="referral"), lambda: pool)
+    return Consumer(ServiceSettings(service_name="referral"), lambda: pool, KeyStore("referral", KEK))
 
 
 def expected_outcome(pool: FakePool, case_id: uuid.UUID) -> None:

@@ -156,10 +156,21 @@ def test_the_unit_key_ignores_the_case_of_the_toevoeging():
 
 # -- idempotency ---------------------------------------------------------------------------
 
+KEY = b"k" * 32
+
+
 def test_the_same_body_replays_and_another_body_conflicts():
-    replay(fingerprint("samenwijk", case()), fingerprint("samenwijk", case()))
+    replay(fingerprint("samenwijk", case(), KEY), fingerprint("samenwijk", case(), KEY))
     with pytest.raises(IdempotencyConflict):
-        replay(fingerprint("samenwijk", case()), fingerprint("samenwijk", case(description="anders")))
+        replay(fingerprint("samenwijk", case(), KEY), fingerprint("samenwijk", case(description="anders"), KEY))
+
+
+def test_the_fingerprint_is_keyed_so_a_guessed_body_does_not_match_it():
+    import hashlib
+    body = case()
+    unkeyed = hashlib.sha256(f"samenwijk:{body.model_dump_json()}".encode()).hexdigest()
+    assert fingerprint("samenwijk", body, KEY) != unkeyed
+    assert fingerprint("samenwijk", body, KEY) != fingerprint("samenwijk", body, b"other-key" * 4)
 
 
 # -- closing, reopening, erasure -----------------------------------------------------------

@@ -163,9 +163,22 @@ async def claim_idempotency_key(conn: asyncpg.Connection, corporation_id: str, k
 
 async def store_idempotent_response(conn: asyncpg.Connection, corporation_id: str, key: str, fingerprint: str,
                                     status_code: int, response: dict[str, Any]) -> None:
+    # the case (or lone observation) the request made: the stored answer goes with it
+    subject = response.get("case_id") or response.get("observation_id")
     await conn.execute(
-        "INSERT INTO idempotency_keys (corporation_id, key, fingerprint, status_code, response)"
-        " VALUES ($1, $2, $3, $4, $5)", corporation_id, key, fingerprint, status_code, response)
+        "INSERT INTO idempotency_keys (corporation_id, key, fingerprint, status_code, response, subject)"
+        " VALUES ($1, $2, $3, $4, $5, $6)", corporation_id, key, fingerprint, status_code, response,
+        str(subject) if subject else None)
+
+
+async def forget_idempotency(conn: asyncpg.Connection, subject: UUID) -> None:
+    await conn.execute("DELETE FROM idempotency_keys WHERE subject = $1", str(subject))
+
+
+async def purge_idempotency(conn: asyncpg.Connection, created_before: datetime) -> int:
+    """Keys are for retries: after their time-to-live they go, whatever they made."""
+    return await conn.fetchval("WITH gone AS (DELETE FROM idempotency_keys WHERE created_at < $1 RETURNING 1)"
+                               " SELECT count(*) FROM gone", created_before)
 
 
 # -- retention -----------------------------------------------------------------------------
@@ -193,6 +206,23 @@ async def erase_case(conn: asyncpg.Connection, case_id: UUID, at: datetime) -> N
                        " WHERE case_id = $1", case_id)
     await conn.execute("UPDATE case_parts SET reason = NULL, partner_note = NULL, response_code = NULL"
                        " WHERE case_id = $1", case_id)
+    # escalation reasons may quote a partner: level and dates stay
+    await conn.execute("UPDATE case_escalations SET reason = NULL WHERE case_id = $1", case_id)
+    await conn.execute("UPDATE escalation_resolutions SET reason = 'erased' WHERE case_id = $1", case_id)
+    await conn.execute("UPDATE observations SET erased_at = $2 WHERE case_id = $1", case_id, at)
+
+
+async def observations_to_erase(conn: asyncpg.Connection, recorded_before: datetime,
+                                limit: int) -> list[asyncpg.Record]:
+    """Observations that never joined a case, past retention, locked; another instance skips them."""
+    return await conn.fetch(
+        "SELECT observation_id, corporation_id FROM observations WHERE case_id IS NULL AND erased_at IS NULL"
+        " AND recorded_at <= $1 ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED", recorded_before, limit)
+
+
+async def erase_observation(conn: asyncpg.Connection, observation_id: UUID, at: datetime) -> None:
+    await conn.execute("UPDATE observations SET address = NULL, note = NULL, observer = 'erased', erased_at = $2"
+                       " WHERE observation_id = $1", observation_id, at)
 
 
 # -- partner parts -------------------------------------------------------------------------
@@ -231,7 +261,7 @@ async def upsert_part(conn: asyncpg.Connection, *, referral_id: UUID, case_id: U
 
 
 async def add_escalation(conn: asyncpg.Connection, escalation_id: UUID, case_id: UUID, level: str,
-                         reason: str, raised_at: datetime, referral_id: UUID | None) -> None:
+                         reason: str | None, raised_at: datetime, referral_id: UUID | None) -> None:
     await conn.execute(
         "INSERT INTO case_escalations (escalation_id, case_id, level, reason, raised_at, referral_id)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",

@@ -2,6 +2,7 @@
 VERA Signalering), repeat complaints, observations, closing, and the status of partner parts."""
 
 import hashlib
+import hmac
 import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -359,9 +360,10 @@ def erasable(status: str, closed_at: datetime | None, now: datetime, retention: 
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,255}$"  # visible ASCII, as the IETF draft suggests
 
 
-def fingerprint(shape: str, body: BaseModel) -> str:
-    """What a retried request must repeat: the same shape and the same validated body."""
-    return hashlib.sha256(f"{shape}:{body.model_dump_json()}".encode()).hexdigest()
+def fingerprint(shape: str, body: BaseModel, key: bytes) -> str:
+    """What a retried request must repeat: the same shape and the same validated body. Keyed
+    (HMAC), so the stored value cannot be matched against guessed bodies."""
+    return hmac.new(key, f"{shape}:{body.model_dump_json()}".encode(), hashlib.sha256).hexdigest()
 
 
 class IdempotencyConflict(Exception):

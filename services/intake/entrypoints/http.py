@@ -79,7 +79,7 @@ class CasePart(BaseModel):
 class CaseEscalation(BaseModel):
     escalation_id: UUID
     level: str
-    reason: str
+    reason: str | None
     referral_id: UUID | None
     raised_at: datetime
     resolved_at: datetime | None
@@ -158,6 +158,10 @@ async def _idempotent(rt: ServiceRuntime, who: Principal, key: str | None, reque
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
+def _fingerprint_key(rt: ServiceRuntime) -> bytes:
+    return rt.keys.derived(b"idempotency fingerprints")
+
+
 def _location(payload: dict[str, Any]) -> dict[str, str]:
     return {"Location": f"/v1/cases/{payload['case_id']}"} if payload.get("case_id") else {}
 
@@ -180,7 +184,7 @@ async def submit_case(submission: Annotated[Submission, Body()], idempotency_key
                               repeat_count=done.repeat_count, joined_open_case=done.joined_open_case)
         return 201, created, {"Location": f"/v1/cases/{done.case_id}"}
 
-    return await _idempotent(rt, who, idempotency_key, fingerprint(shape, submission), work)
+    return await _idempotent(rt, who, idempotency_key, fingerprint(shape, submission, _fingerprint_key(rt)), work)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
@@ -295,4 +299,4 @@ async def record_observation(new: NewObservation, idempotency_key: IdempotencyKe
         observation_id, case_id = await handlers.record_observation(new, who, uow)
         return 201, ObservationCreated(observation_id=observation_id, case_id=case_id), {}
 
-    return await _idempotent(rt, who, idempotency_key, fingerprint("observation", new), work)
+    return await _idempotent(rt, who, idempotency_key, fingerprint("observation", new, _fingerprint_key(rt)), work)

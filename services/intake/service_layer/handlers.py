@@ -173,13 +173,38 @@ async def erase_expired_cases(uow: UnitOfWork, retention: timedelta, now: dateti
     erased = []
     for row in await repository.cases_to_erase(uow.conn, now - retention, batch):
         await repository.erase_case(uow.conn, row["case_id"], now)
-        await uow.erase_case_records(row["case_id"])  # case.opened etc. in the outbox held its details
+        # the outbox, dead letters and data keys: every copy of its events becomes unreadable
+        await uow.erase_case_records(row["case_id"])
+        await repository.forget_idempotency(uow.conn, row["case_id"])
         uow.publish(CaseErased(case_id=row["case_id"], erased_at=now), Topics.CASES)
         uow.log_access(AccessRecord(
             action="case.erase", outcome="allowed", organisation_id=row["corporation_id"], case_id=row["case_id"],
             purpose="bewaartermijn", legal_basis="AVG art. 5(1)(e) opslagbeperking", user_id="retention-job"))
         erased.append(row["case_id"])
     return erased
+
+
+async def erase_expired_observations(uow: UnitOfWork, retention: timedelta, now: datetime,
+                                     batch: int = 100) -> list[UUID]:
+    """Observations that never joined a case are personal data of their own (an address, a
+    note): erased after the retention period, their data key with them. No event: nobody
+    else holds more of them than the sealed event on the topic."""
+    erased = []
+    for row in await repository.observations_to_erase(uow.conn, now - retention, batch):
+        observation_id = row["observation_id"]
+        await repository.erase_observation(uow.conn, observation_id, now)
+        await uow.erase_case_records(observation_id)  # keyed by the observation's id
+        await repository.forget_idempotency(uow.conn, observation_id)
+        uow.log_access(AccessRecord(
+            action="observation.erase", outcome="allowed", organisation_id=row["corporation_id"],
+            case_id=observation_id, purpose="bewaartermijn", legal_basis="AVG art. 5(1)(e) opslagbeperking",
+            user_id="retention-job"))
+        erased.append(observation_id)
+    return erased
+
+
+async def purge_idempotency_keys(uow: UnitOfWork, ttl: timedelta, now: datetime) -> int:
+    return await repository.purge_idempotency(uow.conn, now - ttl)
 
 
 # -- what partners did with the case (events) ---------------------------------------------
@@ -228,7 +253,8 @@ async def on_escalation_raised(event: EscalationRaised, meta: EventMeta, uow: Un
                                     event.reason, event.raised_at, event.referral_id)
     if event.referral_id is not None:
         await repository.escalate_part(uow.conn, event.referral_id, STATUS_RANK[PartStatus.ESCALATED],
-                                       f"{event.level}: {event.reason}", event.raised_at)
+                                       f"{event.level}: {event.reason}" if event.reason else event.level,
+                                       event.raised_at)
 
 
 async def on_escalation_resolved(event: EscalationResolved, meta: EventMeta, uow: UnitOfWork) -> None:

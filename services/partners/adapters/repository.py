@@ -108,7 +108,7 @@ async def current_fields(conn: asyncpg.Connection, partner_id: str, today: date)
 
 async def add_referral(conn: asyncpg.Connection, *, referral_id: UUID, case_id: UUID, partner_id: str,
                        purpose: str, legal_basis: str, status: ReferralStatus, hold_reason: str | None,
-                       payload: dict[str, Any], requested_at: datetime, now: datetime) -> bool:
+                       payload: dict[str, Any] | None, requested_at: datetime, now: datetime) -> bool:
     """False when this referral was stored before."""
     return bool(await conn.fetchval(
         "INSERT INTO referrals (referral_id, case_id, partner_id, purpose, legal_basis, status, hold_reason,"
@@ -171,6 +171,12 @@ async def erase_case(conn: asyncpg.Connection, case_id: UUID) -> list[asyncpg.Re
         "UPDATE referrals SET payload = NULL, response = NULL, outcome = NULL, progress = '[]'::jsonb,"
         " response_code = NULL, outcome_code = NULL"
         " WHERE case_id = $1 RETURNING referral_id, partner_id, purpose, legal_basis", case_id)
+
+
+async def referral_purposes(conn: asyncpg.Connection, case_id: UUID, partner_id: str) -> list[str]:
+    rows = await conn.fetch("SELECT DISTINCT purpose FROM referrals WHERE case_id = $1 AND partner_id = $2"
+                            " ORDER BY purpose", case_id, partner_id)
+    return [r["purpose"] for r in rows]
 
 
 async def set_case_owner(conn: asyncpg.Connection, case_id: UUID, corporation_id: str) -> None:

@@ -11,6 +11,7 @@ from contracts.reason_codes import check_code, code_schema
 
 from runtime.auth import Principal, principal, require
 from runtime.http import invalid, moment, service_runtime
+from runtime.sealing import b64e
 from runtime.service import ServiceRuntime
 from services.partners.domain.model import IllegalTransition, ReferralStatus
 from services.partners.domain.model import Response as PartnerResponse
@@ -166,6 +167,26 @@ async def progress(referral_id: UUID, body: ProgressNote, who: Principal = Depen
 async def complete(referral_id: UUID, body: Complete, who: Principal = Depends(partner),
                    rt: ServiceRuntime = Depends(service_runtime)) -> dict[str, Any]:
     return await _respond(rt, referral_id, who, body)
+
+
+class InboxKey(BaseModel):
+    kid: str = Field(description="the `sealed.kid` of the events it opens: partners/inbox.<partner_id>/<case_id>")
+    alg: str = Field(default="A256GCM")
+    key: str = Field(description="256-bit AES-GCM key, base64url without padding")
+
+
+@router.get("/inbox-keys/{case_id}", response_model=InboxKey, tags=["inbox keys"],
+            responses={404: {"description": "no key: nothing delivered, the case is erased, or no current agreement"}})
+async def inbox_key(case_id: UUID, who: Principal = Depends(partner),
+                    rt: ServiceRuntime = Depends(service_runtime)) -> InboxKey:
+    """The key that opens the personal fields of this case's events on my inbox topic
+    (docs/partners.md, Reading your inbox topic). Keep it in memory only; once the case is
+    erased, or my agreement no longer allows it, there is none."""
+    async with rt.unit_of_work() as uow:
+        found = await handlers.inbox_key(case_id, who, uow)
+    if found is None:
+        raise HTTPException(404, f"no inbox key of case {case_id} for {who.organisation_id}")
+    return InboxKey(kid=found[0], key=b64e(found[1]))
 
 
 class ProcessingLogEntry(BaseModel):

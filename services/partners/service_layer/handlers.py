@@ -137,6 +137,12 @@ async def on_referral_requested(event: ReferralRequested, meta: EventMeta, uow: 
     else hold it, visibly."""
     now = datetime.now(UTC)
     agreement = await repository.current_agreement(uow.conn, event.partner_id, event.purpose, now.date())
+    if event.details is None:  # its data key is gone: the case was erased before delivery
+        await repository.add_referral(
+            uow.conn, referral_id=event.referral_id, case_id=event.case_id, partner_id=event.partner_id,
+            purpose=event.purpose, legal_basis=event.legal_basis, status=ReferralStatus.HELD,
+            hold_reason="the case was erased before delivery", payload=None, requested_at=event.requested_at, now=now)
+        return
     if agreement is None:
         status, hold_reason = ReferralStatus.HELD, f"no valid agreement for {event.purpose} at delivery"
         delivered = event
@@ -147,7 +153,7 @@ async def on_referral_requested(event: ReferralRequested, meta: EventMeta, uow: 
     stored = await repository.add_referral(
         uow.conn, referral_id=event.referral_id, case_id=event.case_id, partner_id=event.partner_id,
         purpose=event.purpose, legal_basis=event.legal_basis, status=status, hold_reason=hold_reason,
-        payload=delivered.model_dump(mode="json", exclude_none=True), requested_at=event.requested_at, now=now)
+        payload=delivered.model_dump(mode="json", exclude_none=True, exclude={"sealed"}), requested_at=event.requested_at, now=now)
     if stored and status is ReferralStatus.DELIVERED:
         await _deliver(uow, delivered)
 
@@ -177,7 +183,7 @@ async def release_referral(referral_id: UUID, uow: UnitOfWork) -> dict[str, Any]
         raise IllegalTransition(f"still no valid agreement for {row['purpose']}")
     held = ReferralRequested.model_validate(row["payload"])
     delivered = held.model_copy(update={"details": held.details.restricted_to(agreement["fields"])})
-    await repository.release_referral(uow.conn, referral_id, delivered.model_dump(mode="json", exclude_none=True), now)
+    await repository.release_referral(uow.conn, referral_id, delivered.model_dump(mode="json", exclude_none=True, exclude={"sealed"}), now)
     await _deliver(uow, delivered)
     return dict(await repository.get_referral(uow.conn, referral_id))
 
@@ -326,6 +332,23 @@ async def respond(referral_id: UUID, partner: Principal, response: Response, cod
     corporation = await repository.case_owner(uow.conn, row["case_id"]) or "corporation-of-the-case"
     _log_share(uow, row, corporation, "corporation", with_text=to_corporation)
     return partner_view(row, allowed)
+
+
+async def inbox_key(case_id: UUID, partner: Principal, uow: UnitOfWork) -> tuple[str, bytes] | None:
+    """The data key that opens what this partner's inbox topic holds of the case, while the
+    case lives and the partner's agreement allows it now: for a referral, an agreement for its
+    purpose; for an escalation it owns (no referral), any current agreement. None (404) for
+    no such key — never delivered, or erased — and when the agreement no longer allows it."""
+    kid = uow.keys.kid(f"inbox.{partner.organisation_id}", str(case_id)) if uow.keys else None
+    found = await uow.keys.existing(uow.conn, [kid]) if uow.keys and kid else {}
+    allowed = await _allowed_now(partner, uow)
+    purposes = await repository.referral_purposes(uow.conn, case_id, partner.organisation_id)
+    may = bool(set(purposes) & set(allowed)) if purposes else bool(allowed)
+    ok = kid in found and may
+    uow.log_access(AccessRecord(
+        action="inbox_key.release", outcome="allowed" if ok else "denied", organisation_id=partner.organisation_id,
+        user_id=partner.user_id, case_id=case_id, purpose=purposes[0] if purposes else None))
+    return (kid, found[kid]) if ok and kid else None
 
 
 # -- processing log -------------------------------------------------------------------------

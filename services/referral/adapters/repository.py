@@ -54,12 +54,14 @@ async def find_partners(conn: asyncpg.Connection, partner_type: str, region: str
 # -- cases -------------------------------------------------------------------------------------
 
 
-async def add_case(conn: asyncpg.Connection, case: CaseOpened, region: str, at: datetime) -> bool:
-    """False when the case was known already."""
+async def add_case(conn: asyncpg.Connection, case: CaseOpened, region: str, at: datetime,
+                   status: str = "open") -> bool:
+    """False when the case was known already. Without its details (erased) it is kept closed."""
     return bool(await conn.fetchval(
-        "INSERT INTO cases (case_id, region, category, opened, updated_at) VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO cases (case_id, region, category, opened, updated_at, status) VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (case_id) DO NOTHING RETURNING true",
-        case.case_id, region, case.category, case.model_dump(mode="json"), at))
+        case.case_id, region, case.category,
+        case.model_dump(mode="json", exclude={"sealed"}) if case.details is not None else None, at, status))
 
 
 async def add_erased_case(conn: asyncpg.Connection, case_id: UUID, at: datetime) -> bool:
@@ -82,6 +84,8 @@ async def erase_case(conn: asyncpg.Connection, case_id: UUID) -> None:
     """case.erased: drop the personal data; ids, statuses and dates stay for the ladder's history."""
     await conn.execute("UPDATE referrals SET details = NULL WHERE case_id = $1", case_id)
     await conn.execute("UPDATE cases SET opened = NULL, status = 'closed' WHERE case_id = $1", case_id)
+    # reasons may quote a partner (a decline's free text): the level and the dates stay
+    await conn.execute("UPDATE escalations SET reason = 'erased' WHERE case_id = $1", case_id)
     await conn.execute("DELETE FROM timers WHERE case_id = $1 AND fired_at IS NULL", case_id)
 
 

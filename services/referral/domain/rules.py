@@ -39,7 +39,8 @@ class Match(BaseModel):
     care_signal: bool | None = Field(default=None, description="household signal: a care signal is (not) present")
 
     def matches(self, case: CaseOpened, repeat_count: int = 1) -> bool:
-        arrears = case.details.arrears
+        details = case.details or CaseDetails()  # no details (erased): only the codes can match
+        arrears = details.arrears
         return (
             (self.category is None or case.category in self.category)
             and (self.severity is None or case.severity in self.severity)
@@ -47,7 +48,7 @@ class Match(BaseModel):
             and (self.wijk is None or case.wijk_code in self.wijk)
             and (self.min_repeat is None or repeat_count >= self.min_repeat)
             and (self.min_arrears_months is None or (arrears is not None and arrears.months >= self.min_arrears_months))
-            and (self.care_signal is None or (case.details.care_signal is not None) == self.care_signal)
+            and (self.care_signal is None or (details.care_signal is not None) == self.care_signal)
         )
 
 

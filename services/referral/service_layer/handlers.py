@@ -13,6 +13,7 @@ import asyncpg
 from contracts.events import (
     AgreementChanged,
     CaseClosed,
+    CaseDetails,
     CaseErased,
     CaseOpened,
     CaseReopened,
@@ -75,6 +76,10 @@ def _ladder(ctx: Context, region: str, category: str, name: str | None = None) -
 async def on_case_opened(event: CaseOpened, meta: EventMeta, uow: UnitOfWork, *, ctx: Context) -> None:
     now = ctx.clock()
     region = region_of(event.buurt_code)
+    if event.details is None:  # its data key is gone (a replay after erasure): nothing to route
+        await repository.add_case(uow.conn, event, region, now, status="closed")
+        uow.now_known("case", event.case_id)
+        return
     new = await repository.add_case(uow.conn, event, region, now)
     uow.now_known("case", event.case_id)  # complaints or a close that came first apply now
     if not new:
@@ -119,7 +124,7 @@ async def _refer(uow: UnitOfWork, case: CaseOpened, rule_name: str, route: Route
         referral_id=uuid4(), case_id=case.case_id, partner_id=candidate.partner_id,
         partner_type=option.partner_type, purpose=option.purpose, legal_basis=option.legal_basis,
         category=case.category, severity=case.severity, buurt_code=case.buurt_code,
-        details=minimise(case.details, set(allowed_fields)),
+        details=minimise(case.details or CaseDetails(), set(allowed_fields)),
         respond_by=due(now, route.respond), resolve_by=due(now, route.resolve), requested_at=now,
     )
     await repository.add_referral(uow.conn, referral, rule_name, route.partner_type.value, candidate.option_index)
