@@ -46,7 +46,11 @@ PERSONAL: dict[str, Sealing] = {
     "referral.requested": _s("referral", ("details",), ("partners",)),
     # an escalation carries codes; a partner's free text only on the owner's inbox copy (sealed there)
     "escalation.raised": _s("escalation", ("response_text",), ("partners",)),
-    # (partners' responses and Kafka-native partners' commands: see docs/security.md, left)
+    # partners: a partner's own words, where its agreement lets them reach the corporation
+    "referral.accepted": _s("response", ("text_for_corporation",), ("intake",)),
+    "referral.declined": _s("response", ("text_for_corporation",), ("intake",)),
+    "referral.progressed": _s("response", ("text_for_corporation",), ("intake",)),
+    "referral.completed": _s("response", ("text_for_corporation",), ("intake",)),
 }
 
 INBOX_PREFIX = "samenwijk.partner."

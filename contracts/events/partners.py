@@ -8,7 +8,9 @@ from pydantic import Field, model_validator
 
 from contracts.envelope import Event
 from contracts.reason_codes import REASON_CODE, ResponseKind, TextRecipient, code_schema, with_legacy_code
+from contracts.events.cases import SEALED_DESCRIPTION
 from contracts.events.common import PartnerId, PartnerType
+from contracts.personal import Sealed
 
 
 def _code(kind: ResponseKind) -> Any:
@@ -23,15 +25,17 @@ TEXT_FOR_CORPORATION = ("the partner's own words, only when its agreement names 
 class _Response(Event):
     """A partner's response as every consumer of samenwijk.partners may see it: the code,
     and free text only where the partner's agreement lets it reach the corporation.
-    Version 2: version 1 carried the partner's text to everyone."""
+    Version 2: version 1 carried the partner's text to everyone. Version 3: that text is
+    sealed for intake alone (contracts/personal.py), so its absence no longer means none."""
 
-    version = 2
+    version = 3
     kind: ClassVar[ResponseKind]
 
     referral_id: UUID
     case_id: UUID
     partner_id: PartnerId
     text_for_corporation: str | None = Field(default=None, max_length=2000, description=TEXT_FOR_CORPORATION)
+    sealed: Sealed | None = Field(default=None, description=SEALED_DESCRIPTION)
 
     @model_validator(mode="before")
     @classmethod
