@@ -3,10 +3,11 @@ session, Tansu and Apache Kafka) is in tests/conftest.py, shared with tests/secu
 
 import asyncio
 import base64
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -31,6 +32,23 @@ def only_on(stack: Stack, broker: str, reason: str) -> None:
     """A test that is genuinely about one broker says which and why."""
     if stack.broker.kind != broker:
         pytest.skip(f"{broker} only: {reason}")
+
+
+@contextlib.contextmanager
+def restarted(stack: Stack, service: str, env: dict[str, str]) -> Iterator[str]:
+    """The service restarted with `env` added; as it was again afterwards. Yields its URL."""
+    svc = stack.services[service]
+    saved = dict(svc.env)
+    svc.stop()
+    svc.env.update(env)
+    svc.start(wait=True)
+    try:
+        yield stack.url(service)
+    finally:
+        svc.stop()
+        svc.env.clear()
+        svc.env.update(saved)
+        svc.start(wait=True)
 
 
 def auth(token: str) -> dict[str, str]:

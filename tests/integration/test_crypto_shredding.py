@@ -32,6 +32,7 @@ from tests.integration.conftest import (
     produce,
     query,
     read_topic,
+    restarted,
     service_token,
     wait_for,
 )
@@ -43,16 +44,8 @@ CORP = demo.CORPORATIONS[0]
 @pytest.fixture(scope="module")
 def intake(stack, routing_ready) -> Iterator[str]:
     """Intake with an erasure job that looks twice a second."""
-    svc = stack.services["intake"]
-    saved = dict(svc.env)
-    svc.stop()
-    svc.env.update({"SAMENWIJK_RETENTION_INTERVAL_SECONDS": "0.5"})
-    svc.start(wait=True)
-    yield stack.url("intake")
-    svc.stop()
-    svc.env.clear()
-    svc.env.update(saved)
-    svc.start(wait=True)
+    with restarted(stack, "intake", {"SAMENWIJK_RETENTION_INTERVAL_SECONDS": "0.5"}) as url:
+        yield url
 
 
 def postcode() -> str:

@@ -26,7 +26,7 @@ from contracts.events import (
 )
 from contracts.topics import Topics
 from samenwijk_dev import demo
-from tests.integration.conftest import auth, produce, query, read_topic, wait_for
+from tests.integration.conftest import auth, produce, query, read_topic, restarted, wait_for
 from tests.integration.conftest import opened as open_sealed
 
 CORP, OTHER = demo.CORPORATIONS
@@ -35,16 +35,9 @@ CORP, OTHER = demo.CORPORATIONS
 @pytest.fixture(scope="module")
 def intake(stack, routing_ready):
     """Intake with repeats on (90 days) and an erasure job that looks twice a second."""
-    svc = stack.services["intake"]
-    saved = dict(svc.env)
-    svc.stop()
-    svc.env.update({"SAMENWIJK_REPEAT_WINDOW_DAYS": "90", "SAMENWIJK_RETENTION_INTERVAL_SECONDS": "0.5"})
-    svc.start(wait=True)
-    yield stack.url("intake")
-    svc.stop()
-    svc.env.clear()
-    svc.env.update(saved)
-    svc.start(wait=True)
+    with restarted(stack, "intake", {"SAMENWIJK_REPEAT_WINDOW_DAYS": "90",
+                                     "SAMENWIJK_RETENTION_INTERVAL_SECONDS": "0.5"}) as url:
+        yield url
 
 
 def unit() -> dict:
