@@ -100,6 +100,8 @@ class KeyRing:
     async def keys(self, kids: set[str]) -> dict[str, bytes | None]:
         """Key per id; None: erased (the producer no longer has it). Raises KeysUnavailable."""
         now = time.monotonic()
+        if len(self._cache) > 10_000:  # keep the memory bounded: drop what has run out
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
         found: dict[str, bytes | None] = {}
         wanted: dict[str, list[str]] = {}
         for kid in kids:

@@ -18,12 +18,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cryptography.fernet import InvalidToken
+from pydantic import SecretStr
 
 from contracts.topics import Topics
+from runtime.sealing import KeyStore
 from samenwijk_dev import demo
 from samenwijk_dev.stack import SERVICES
 from tests.integration.conftest import (
@@ -337,3 +341,30 @@ def test_reporting_cannot_obtain_any_data_key_and_the_refusal_is_logged(stack, t
     with psycopg.connect(stack.postgres.dsn("reporting")) as conn:
         assert not conn.execute("SELECT 1 FROM case_facts f WHERE row_to_json(f)::text LIKE ANY (%s)",
                                 ([f"%{p}%" for p in personal],)).fetchall()
+
+
+def test_rekey_rewraps_every_data_key_under_the_newest_kek(stack):
+    """KEK rotation: after `python -m runtime.rekey --yes` the old secret can go."""
+    dsn = stack.postgres.dsn("intake")
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():  # rolled back: the running intake keeps its keys
+                old, new = "rotation-test-old-kek-0123456789abcdef", "rotation-test-new-kek-0123456789abcdef"
+                subject = str(uuid.uuid4())
+                kid, key = await KeyStore("intake", SecretStr(old)).key_for(conn, "case", subject)
+                assert await KeyStore("intake", SecretStr(f"{new},{old}")).rotate(conn) >= 1
+                assert (await KeyStore("intake", SecretStr(new)).existing(conn, [kid]))[kid] == key
+                with pytest.raises(InvalidToken):
+                    await KeyStore("intake", SecretStr(old)).existing(conn, [kid])
+                raise _Rollback
+        except _Rollback:
+            pass
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
+class _Rollback(Exception):
+    pass
