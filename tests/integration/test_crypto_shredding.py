@@ -105,27 +105,33 @@ def scan_databases(stack, values: list[str]) -> dict[str, list[str]]:
 def every_record(stack) -> list[bytes]:
     """Key, value and headers of every record on every topic, from offset 0 to the end."""
     async def read() -> list[bytes]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=stack.broker.bootstrap, group_id=None,
+        probe = AIOKafkaConsumer(bootstrap_servers=stack.broker.bootstrap, group_id=None)
+        await probe.start()
+        try:
+            topics = sorted(await probe.topics())
+        finally:
+            await probe.stop()
+        assert {Topics.CASES, Topics.REFERRALS, Topics.PARTNERS, Topics.DEAD_LETTER} <= set(topics)
+        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=stack.broker.bootstrap, group_id=None,
                                     enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50)
         await consumer.start()
+        out: list[bytes] = []
+
+        def keep(batch: dict) -> None:
+            for recs in batch.values():
+                out.extend(b"".join([r.key or b"", r.value or b"", *(v or b"" for _, v in r.headers)])
+                           for r in recs)
         try:
-            topics = sorted(await consumer.topics())
-            parts = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            end = await consumer.end_offsets(parts)
-            out: list[bytes] = []
             deadline = time.monotonic() + 90
-            remaining = {tp for tp in parts if end[tp] > 0}
+            while {tp.topic for tp in consumer.assignment()} != set(topics) and time.monotonic() < deadline:
+                keep(await consumer.getmany(timeout_ms=200))
+            parts = sorted(consumer.assignment())
+            end = await consumer.end_offsets(parts)
+            remaining = {tp for tp in parts if await consumer.position(tp) < end[tp]}
             while remaining and time.monotonic() < deadline:
-                for tp, recs in (await consumer.getmany(*remaining, timeout_ms=500)).items():
-                    for r in recs:
-                        out.append(b"".join([r.key or b"", r.value or b"", *(v or b"" for _, v in r.headers)]))
-                for tp in list(remaining):
-                    if await consumer.position(tp) >= end[tp]:
-                        remaining.discard(tp)
+                keep(await consumer.getmany(*remaining, timeout_ms=500))
+                remaining = {tp for tp in remaining if await consumer.position(tp) < end[tp]}
             assert not remaining, f"could not read to the end of {sorted(str(tp) for tp in remaining)}"
-            assert {Topics.CASES, Topics.REFERRALS, Topics.PARTNERS, Topics.DEAD_LETTER} <= set(topics)
             return out
         finally:
             await consumer.stop()
@@ -346,6 +352,7 @@ def test_reporting_cannot_obtain_any_data_key_and_the_refusal_is_logged(stack, t
 def test_rekey_rewraps_every_data_key_under_the_newest_kek(stack):
     """KEK rotation: after `python -m runtime.rekey --yes` the old secret can go."""
     dsn = stack.postgres.dsn("intake")
+    running = stack.services["intake"].env["SAMENWIJK_DATA_KEY_KEK"]  # the keys already there
     async def run() -> None:
         conn = await asyncpg.connect(dsn)
         try:
@@ -353,7 +360,7 @@ def test_rekey_rewraps_every_data_key_under_the_newest_kek(stack):
                 old, new = "rotation-test-old-kek-0123456789abcdef", "rotation-test-new-kek-0123456789abcdef"
                 subject = str(uuid.uuid4())
                 kid, key = await KeyStore("intake", SecretStr(old)).key_for(conn, "case", subject)
-                assert await KeyStore("intake", SecretStr(f"{new},{old}")).rotate(conn) >= 1
+                assert await KeyStore("intake", SecretStr(f"{new},{old},{running}")).rotate(conn) >= 1
                 assert (await KeyStore("intake", SecretStr(new)).existing(conn, [kid]))[kid] == key
                 with pytest.raises(InvalidToken):
                     await KeyStore("intake", SecretStr(old)).existing(conn, [kid])
