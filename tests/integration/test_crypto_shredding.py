@@ -164,6 +164,18 @@ def admin_token(stack) -> str:
     return demo.dev_tokens(stack.jwt_secret)[demo.ADMIN]
 
 
+GGZ_AGREEMENT = {"agreement_id": "conv-ggz-2026", "purposes": ["zorg-verward-gedrag", "zorg-verwaarlozing"],
+                 "fields": ["address", "description", "care_signal", "household_ref"],
+                 "legal_basis": "AVG art. 6(1)(e), art. 9(2)(h); Wet verplichte ggz", "valid_from": "2026-01-01"}
+
+
+def share_text(stack, recipients: list[str]) -> None:
+    """GGZ's agreement (as seeded) with these recipients of its free text."""
+    r = httpx.put(f"{stack.url('partners')}/v1/admin/partners/ggz-noord/agreements/conv-ggz-2026",
+                  headers=auth(admin_token(stack)), json={**GGZ_AGREEMENT, "free_text_recipients": recipients})
+    assert r.status_code == 200, r.text
+
+
 def referral_for(stack, case_id: str, partner_id: str) -> str:
     rows = wait_for(lambda: query(stack, "partners", "SELECT referral_id FROM referrals WHERE case_id = %s"
                                   " AND partner_id = %s AND status = 'delivered'", case_id, partner_id),
@@ -204,13 +216,17 @@ def test_no_personal_value_of_an_erased_case_is_left_in_any_database_topic_or_lo
         assert lone.status_code == 201 and lone.json()["case_id"] is None, lone.text
         lone_id = lone.json()["observation_id"]
 
-        # partners answer: GGZ declines (no alternative: an escalation quoting it goes to the
-        # gemeente), the wijkteam accepts and reports progress
+        # partners answer: GGZ declines with free text its agreement lets reach the corporation
+        # and casusoverleg (no alternative: an escalation goes to the gemeente), the wijkteam
+        # accepts and reports progress (its text stays with partners)
         ggz = referral_for(stack, case_id, "ggz-noord")
         wijkteam = referral_for(stack, case_id, "wijkteam-noord")
-        assert httpx.post(f"{partners}/v1/referrals/{ggz}/decline", json={"reason": v["decline"]},
+        share_text(stack, ["corporation", "casusoverleg"])
+        assert httpx.post(f"{partners}/v1/referrals/{ggz}/decline",
+                          json={"code": "geen_capaciteit", "reason": v["decline"]},
                           headers=auth(tokens["ggz-noord"])).status_code == 200
-        for step, payload in (("accept", {"note": v["accept"]}), ("progress", {"note": v["progress"]})):
+        for step, payload in (("accept", {"note": v["accept"]}),
+                              ("progress", {"code": "huisbezoek_gepland", "note": v["progress"]})):
             assert httpx.post(f"{partners}/v1/referrals/{wijkteam}/{step}", json=payload,
                               headers=auth(tokens["wijkteam-noord"])).status_code == 200
 
@@ -219,7 +235,11 @@ def test_no_personal_value_of_an_erased_case_is_left_in_any_database_topic_or_lo
                                                         lambda rs: any(x.key == case_id.encode() for x in rs))
                                   if x.key == case_id.encode()], 30, "the escalation in the gemeente's inbox")
         escalation = open_as_partner(stack, tokens["gemeente-amsterdam"], inbox[0])
-        assert v["decline"] in escalation["reason"]
+        assert "response_text" not in json.loads(inbox[0].value)["data"]
+        assert escalation["response_text"] == v["decline"]
+        # the corporation sees GGZ's words (sealed on samenwijk.partners, for intake alone)
+        wait_for(lambda: v["decline"] in httpx.get(f"{intake}/v1/cases/{case_id}", headers=corp).text, 30,
+                 "intake to show the decline text")
         wijkteam_inbox = [x for x in read_topic(stack, Topics.partner_inbox("wijkteam-noord"),
                                                 lambda rs: any(x.key == case_id.encode() for x in rs))
                           if x.key == case_id.encode()]
@@ -313,6 +333,7 @@ def test_no_personal_value_of_an_erased_case_is_left_in_any_database_topic_or_lo
             server.shutdown()
         for partner_id in ("wijkteam-noord", "gemeente-amsterdam"):
             httpx.delete(f"{partners}/v1/admin/partners/{partner_id}/webhook", headers=auth(admin_token(stack)))
+        share_text(stack, [])
 
 
 def test_reporting_cannot_obtain_any_data_key_and_the_refusal_is_logged(stack, tokens, routing_ready):

@@ -58,5 +58,5 @@ def test_the_schemas_document_the_codes_without_enumerating_them() -> None:
     schema = export.event_schema(ReferralDeclined)
     code = schema["properties"]["code"]
     assert code["x-reason-codes"] == REASON_CODES[ResponseKind.DECLINE] and "enum" not in code
-    assert ReferralDeclined.version == 2 and "reason" not in schema["properties"]
+    assert ReferralDeclined.version == 3 and "reason" not in schema["properties"]  # v3: text sealed
     assert "x-reason-codes" in export.event_schema(EscalationRaised)["properties"]["reason_code"]
