@@ -161,7 +161,7 @@ def subscribe(stack, partner_id: str, receiver: Receiver) -> None:
 
 
 def admin_token(stack) -> str:
-    return demo.dev_tokens(stack.jwt_secret)[demo.ADMIN]
+    return demo.dev_tokens(stack.jwt_signing_key)[demo.ADMIN]
 
 
 GGZ_AGREEMENT = {"agreement_id": "conv-ggz-2026", "purposes": ["zorg-verward-gedrag", "zorg-verwaarlozing"],
@@ -358,7 +358,7 @@ def test_reporting_cannot_obtain_any_data_key_and_the_refusal_is_logged(stack, t
                                 headers=auth(service_token(stack, "referral", "partners")))
     assert wrong_audience.status_code == 401
     assert httpx.post(f"{stack.url('intake')}/v1/data-keys", json={"kids": [kid]},
-                      headers=auth(tokens[CORP])).status_code == 401  # an organisation's token is no service token
+                      headers=auth(tokens[CORP])).status_code == 403  # an organisation's token is no service token
     assert httpx.post(f"{stack.url('intake')}/v1/data-keys", json={"kids": [kid]}).status_code == 401
     # and what reporting holds of the case has none of its personal values
     wait_for(lambda: query(stack, "reporting", "SELECT 1 FROM case_facts WHERE case_id = %s", case_id), 30,
