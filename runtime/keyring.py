@@ -9,16 +9,16 @@ fields. A service that is no reader (reporting) never asks, and would be refused
 
 from __future__ import annotations
 
+import json
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
 
 import httpx
-import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from contracts.personal import KeyId, readers_of
+from runtime.auth import InvalidToken
 from runtime.sealing import b64d
 from runtime.settings import ServiceSettings
 
@@ -31,25 +31,40 @@ class KeysUnavailable(Exception):
 
 
 class ServiceTokens:
-    """Short-lived tokens naming this service, one audience per producer."""
+    """Tokens naming this service, one audience (producer) at a time: from the token issuer
+    with this service's own client credentials (`service_client_id`/`_secret` at
+    `token_url`), or — the embedded stack — handed over ready-made (`service_tokens`, JSON
+    audience → token). Cached until shortly before they expire."""
 
-    def __init__(self, settings: ServiceSettings, ttl: timedelta = timedelta(minutes=5)) -> None:
+    def __init__(self, settings: ServiceSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._settings = settings
-        self._ttl = ttl
+        self._transport = transport
         self._cache: dict[str, tuple[float, str]] = {}
+        given = settings.service_tokens.get_secret_value() if settings.service_tokens else ""
+        self._given: dict[str, str] = json.loads(given) if given else {}
 
-    def token(self, audience: str) -> str:
+    async def token(self, audience: str, client: httpx.AsyncClient) -> str:
+        if audience in self._given:
+            return self._given[audience]
         now = time.monotonic()
         cached = self._cache.get(audience)
         if cached and cached[0] > now:
             return cached[1]
         s = self._settings
-        issued = datetime.now(UTC)
-        token = jwt.encode({"sub": s.service_name, "org_type": SERVICE, "aud": audience, "scope": SCOPE,
-                            "iss": s.jwt_issuer, "iat": issued, "exp": issued + self._ttl},
-                           s.jwt_secret.get_secret_value(), algorithm="HS256")
-        self._cache[audience] = (now + self._ttl.total_seconds() / 2, token)
-        return token
+        if not s.service_client_secret:
+            raise KeysUnavailable(f"no service credentials to ask {audience} for data keys"
+                                  " (SAMENWIJK_SERVICE_CLIENT_SECRET)")
+        client_id = s.service_client_id or f"{s.service_name}-service"
+        try:
+            r = await client.post(s.token_url, data={"grant_type": "client_credentials", "audience": audience},
+                                  auth=(client_id, s.service_client_secret.get_secret_value()))
+        except httpx.HTTPError as exc:
+            raise KeysUnavailable(f"token for {audience}: {type(exc).__name__}") from exc
+        if r.status_code != 200:
+            raise KeysUnavailable(f"token for {audience}: HTTP {r.status_code}")
+        body = r.json()
+        self._cache[audience] = (now + max(0.0, float(body.get("expires_in", 60)) - 30), body["access_token"])
+        return body["access_token"]
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -57,19 +72,17 @@ _bearer = HTTPBearer(auto_error=False)
 
 async def service_caller(request: Request,
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> str:
-    """FastAPI dependency: the name of the calling service (its token's audience must be us)."""
+    """FastAPI dependency: the name of the calling service. Its token comes from the one
+    issuer, names this service in `aud` (the verifier checks it) and has the scope."""
     if credentials is None:
         raise HTTPException(401, "a service token is required", headers={"WWW-Authenticate": "Bearer"})
-    settings: ServiceSettings = request.app.state.runtime.settings
     try:
-        claims = jwt.decode(credentials.credentials, settings.jwt_secret.get_secret_value(), algorithms=["HS256"],
-                            issuer=settings.jwt_issuer, audience=settings.service_name,
-                            options={"require": ["sub", "exp", "iss", "aud"]})
-    except jwt.PyJWTError as exc:
+        who = request.app.state.runtime.auth.verifier.verify(credentials.credentials)
+    except InvalidToken as exc:
         raise HTTPException(401, f"invalid service token: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
-    if claims.get("org_type") != SERVICE or SCOPE not in str(claims.get("scope", "")).split() or not claims["sub"]:
+    if who.org_type != SERVICE or SCOPE not in who.scopes:
         raise HTTPException(403, "data keys are for services with the data-keys:read scope")
-    return str(claims["sub"])
+    return who.organisation_id
 
 
 class KeyRing:
@@ -82,7 +95,7 @@ class KeyRing:
         self.service = settings.service_name
         self._urls = settings.key_service_urls
         self._ttl = settings.data_key_cache_seconds
-        self._tokens = tokens or ServiceTokens(settings)
+        self._tokens = tokens or ServiceTokens(settings, transport)
         self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._cache: dict[str, tuple[float, bytes]] = {}
@@ -123,8 +136,9 @@ class KeyRing:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=5.0, transport=self._transport)
         try:
+            token = await self._tokens.token(producer, self._client)
             r = await self._client.post(f"{url}/v1/data-keys", json={"kids": kids},
-                                        headers={"Authorization": f"Bearer {self._tokens.token(producer)}"})
+                                        headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             raise KeysUnavailable(f"data keys from {producer}: {type(exc).__name__}") from exc
         if r.status_code != 200:

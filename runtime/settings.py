@@ -102,6 +102,13 @@ class ServiceSettings(BaseSettings):
     # Where each producing service serves its data keys (POST /v1/data-keys), by service name.
     key_service_urls: dict[str, str] = Field(default_factory=lambda: {
         "intake": "http://127.0.0.1:8001", "referral": "http://127.0.0.1:8002", "partners": "http://127.0.0.1:8003"})
+    # The token a service asks a producer for data keys with: from the issuer, by this
+    # service's own client (org_type service, scope data-keys:read) — or, in the embedded
+    # stack only, handed over per audience (JSON audience → token).
+    token_url: str = "http://127.0.0.1:8001/v1/oauth/token"
+    service_client_id: str | None = None
+    service_client_secret: SecretStr | None = Field(default=None, json_schema_extra={"optional_secret": True})
+    service_tokens: SecretStr | None = Field(default=None, json_schema_extra={"optional_secret": True})
     # A fetched data key is cached in memory only, this long (erasure reaches a consumer at
     # the latest after this; case.erased drops it at once).
     data_key_cache_seconds: float = Field(default=60.0, ge=0)

@@ -13,13 +13,22 @@ from runtime.auth import jwks, new_signing_key
 SERVICES = ("intake", "referral", "partners", "reporting")
 
 
+# Services that fetch other services' data keys, each with its own client at intake.
+KEY_READERS = ("intake", "referral", "partners")
+
+
 def fresh() -> dict[str, str]:
     key = new_signing_key()
+    clients = {s: secrets.token_urlsafe(32) for s in KEY_READERS}
     return {
         "SAMENWIJK_JWT_SIGNING_KEY": json.dumps(key, separators=(",", ":")),
         "SAMENWIJK_JWT_JWKS": jwks(key),
         "SAMENWIJK_WEBHOOK_SECRET_KEY": secrets.token_urlsafe(32),
         "SAMENWIJK_DISCLOSURE_KEY": secrets.token_urlsafe(32),
+        # crypto-shredding: each service's KEK, and the service clients intake keeps for them
+        **{f"SAMENWIJK_{s.upper()}_DATA_KEY_KEK": secrets.token_urlsafe(32) for s in SERVICES},
+        **{f"SAMENWIJK_{s.upper()}_SERVICE_CLIENT_SECRET": v for s, v in clients.items()},
+        "SAMENWIJK_SERVICE_CLIENTS": json.dumps(clients, separators=(",", ":")),
     }
 
 
@@ -35,12 +44,21 @@ def kubernetes_files(database_host: str = "postgres.samenwijk-db:5432") -> dict[
     def db(service: str) -> str:
         return f"SAMENWIJK_DATABASE_URL=postgresql://{service}:{secrets.token_urlsafe(24)}@{database_host}/{service}\n"
 
+    def keys(service: str) -> str:
+        out = f"SAMENWIJK_DATA_KEY_KEK={values[f'SAMENWIJK_{service.upper()}_DATA_KEY_KEK']}\n"
+        if service in KEY_READERS:
+            out += f"SAMENWIJK_SERVICE_CLIENT_SECRET={values[f'SAMENWIJK_{service.upper()}_SERVICE_CLIENT_SECRET']}\n"
+        return out
+
     return {
         "jwt.env": f"SAMENWIJK_JWT_JWKS={values['SAMENWIJK_JWT_JWKS']}\n",
-        "intake.env": db("intake") + f"SAMENWIJK_JWT_SIGNING_KEY={values['SAMENWIJK_JWT_SIGNING_KEY']}\n",
-        "referral.env": db("referral"),
-        "partners.env": db("partners") + f"SAMENWIJK_WEBHOOK_SECRET_KEY={values['SAMENWIJK_WEBHOOK_SECRET_KEY']}\n",
-        "reporting.env": db("reporting") + f"SAMENWIJK_DISCLOSURE_KEY={values['SAMENWIJK_DISCLOSURE_KEY']}\n",
+        "intake.env": db("intake") + f"SAMENWIJK_JWT_SIGNING_KEY={values['SAMENWIJK_JWT_SIGNING_KEY']}\n"
+        + keys("intake") + f"SAMENWIJK_SERVICE_CLIENTS={values['SAMENWIJK_SERVICE_CLIENTS']}\n",
+        "referral.env": db("referral") + keys("referral"),
+        "partners.env": db("partners") + f"SAMENWIJK_WEBHOOK_SECRET_KEY={values['SAMENWIJK_WEBHOOK_SECRET_KEY']}\n"
+        + keys("partners"),
+        "reporting.env": db("reporting") + f"SAMENWIJK_DISCLOSURE_KEY={values['SAMENWIJK_DISCLOSURE_KEY']}\n"
+        + keys("reporting"),
     }
 
 

@@ -18,11 +18,14 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
-from runtime.auth import jwks, new_signing_key
+from contracts.personal import PERSONAL
+from runtime.auth import TokenIssuer, jwks, new_signing_key
+from runtime.settings import ServiceSettings
 from samenwijk_dev.kafka import KafkaCluster
 from samenwijk_dev.postgres import EmbeddedPostgres, free_port, wait_for_port
 
@@ -197,6 +200,16 @@ class Stack:
             path.write_text(json.dumps(new_signing_key()))
         return path.read_text().strip()
 
+    def service_tokens(self, name: str) -> dict[str, str]:
+        """Dev tokens naming the service, one per producer it may ask for data keys (outside
+        the embedded stack a service gets them from the issuer with its own client)."""
+        if name not in {r for s in PERSONAL.values() for r in s.readers}:
+            return {}  # reporting reads no personal data: it gets no token to ask with
+        issuer = TokenIssuer(self.jwt_signing_key, ServiceSettings.model_fields["jwt_issuer"].default)
+        return {aud: issuer.issue(name, "service", ("data-keys:read",), audience=[aud],
+                                  ttl=timedelta(seconds=DEV_TOKEN_LIFETIME_SECONDS))
+                for aud in ("intake", "referral", "partners") if aud != name}
+
     def _secret(self, name: str) -> str:
         """A random secret kept in the run dir (so a restarted service finds its keys again)."""
         path = self.run_dir / name
@@ -222,6 +235,7 @@ class Stack:
             "SAMENWIJK_DATA_KEY_KEK": self._secret(f"{name}-data-key-kek"),
             "SAMENWIJK_KEY_SERVICE_URLS": json.dumps({s: f"http://127.0.0.1:{p}" for s, p in self.service_ports.items()
                                                       if s != "reporting"}),
+            "SAMENWIJK_SERVICE_TOKENS": json.dumps(self.service_tokens(name)),
             "SAMENWIJK_TRACE_FILE": str(self.run_dir / "traces.jsonl"),
             "OTEL_BSP_SCHEDULE_DELAY": "500",  # flush spans twice a second (SDK default: 5 s)
             **self.broker.service_env(),

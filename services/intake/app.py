@@ -1,6 +1,7 @@
 """Composition root: intake's settings, runtime, event routers, HTTP app and retention job."""
 
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from runtime.service import ServiceRuntime
 from services.intake.config import IntakeSettings
 from services.intake.domain import reference
 from services.intake.entrypoints import auth, events, http
-from services.intake.service_layer import handlers
+from services.intake.service_layer import clients, handlers
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,12 @@ async def retention(rt: ServiceRuntime) -> None:
 def build(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     reference.serve(reference.load(settings.buurten_file))
-    async def prepare_token_endpoint(_: ServiceRuntime) -> None:
+    async def prepare_token_endpoint(rt: ServiceRuntime) -> None:
         await asyncio.to_thread(prepare_client_checks)
+        if settings.service_clients is not None:  # the services that fetch data keys
+            async with rt.unit_of_work() as uow:
+                await clients.keep_service_clients(
+                    uow, json.loads(settings.service_clients.get_secret_value()), datetime.now(UTC))
 
     rt = ServiceRuntime(settings, Path(__file__).parent / "migrations", events.ROUTERS, background=[retention],
                         on_start=[prepare_token_endpoint])

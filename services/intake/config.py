@@ -19,6 +19,10 @@ class IntakeSettings(ServiceSettings):
     retention_interval_seconds: float = Field(default=3600, gt=0, description="how often the erasure job looks")
     # Intake is the one token issuer: only it holds a signing key (an Ed25519 private JWK).
     jwt_signing_key: SecretStr | None = Field(default=None, description="Ed25519 private key as a JWK (JSON)")
+    # The clients other services fetch data keys with: JSON service name -> its client secret
+    # (`python -m samenwijk_dev secrets` makes them; each service gets its own as
+    # SAMENWIJK_SERVICE_CLIENT_SECRET).
+    service_clients: SecretStr | None = Field(default=None, json_schema_extra={"optional_secret": True})
     token_ttl_seconds: int = Field(default=3600, ge=60, description="lifetime of a client-credentials token")
     token_rate_limit_per_client: str = Field(default="10/minute;100/hour", description="token requests per client id")
     token_rate_limit_per_address: str = Field(default="60/minute", description="token requests per caller address")

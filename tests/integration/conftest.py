@@ -19,9 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from contracts.envelope import CONTENT_TYPE
 from contracts.personal import Sealed
-from runtime.keyring import ServiceTokens
 from runtime.sealing import open_data
-from runtime.settings import ServiceSettings
 from samenwijk_dev import demo
 from samenwijk_dev.stack import Stack
 
@@ -151,9 +149,8 @@ def open_as_partner(stack: Stack, token: str, record: ConsumerRecord) -> dict[st
 
 
 def service_token(stack: Stack, service: str, audience: str) -> str:
-    """A service-to-service token naming `service`, for `audience` (as runtime/keyring.py makes them)."""
-    settings = ServiceSettings(service_name=service, jwt_secret=stack.jwt_secret)
-    return ServiceTokens(settings).token(audience)
+    """A service-to-service token naming `service`, for `audience`, as the issuer makes them."""
+    return demo.dev_token(stack.jwt_signing_key, service, "service", ("data-keys:read",), audience=[audience])
 
 
 def opened(stack: Stack, env: dict[str, Any], reader: str = "referral") -> dict[str, Any]:

@@ -13,7 +13,7 @@ import yaml
 
 from contracts.topics import Topics
 from runtime.recovery import EPOCH_TOPIC
-from tests.unit.test_compose import (EMBEDDED_ONLY, REPO, SERVICES, init_topics, partner_ids, secret_env_names,
+from tests.unit.test_compose import (EMBEDDED_ONLY, NOT_FOR, REPO, SERVICES, init_topics, partner_ids, secret_env_names,
                                      setting_env_names)
 
 KUBE = REPO / "deploy" / "kubernetes"
@@ -154,7 +154,7 @@ def test_every_setting_is_set_and_secrets_come_from_secrets(example):
                 from_secret |= example.secrets[source["secretRef"]["name"]]
         for var in container.get("env", []):
             (from_secret if "secretKeyRef" in var.get("valueFrom", {}) else from_config).add(var["name"])
-        missing = setting_env_names(name) - EMBEDDED_ONLY - from_config - from_secret
+        missing = setting_env_names(name) - EMBEDDED_ONLY - NOT_FOR.get(name, set()) - from_config - from_secret
         assert not missing, f"deploy/ does not set {sorted(missing)} for {name}"
         secrets = secret_env_names(name) | {"SAMENWIJK_KAFKA_SASL_PASSWORD"}
         assert not secrets & from_config, f"{name}: {sorted(secrets & from_config)} belong in a Secret"

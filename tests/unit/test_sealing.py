@@ -181,16 +181,47 @@ async def test_the_key_client_caches_remembers_erasure_and_fails_transiently():
         return httpx.Response(200, json={"keys": {k: b64e(KEY) for k in body["kids"] if "live" in k},
                                          "erased": [k for k in body["kids"] if "live" not in k]})
 
-    settings = ServiceSettings(service_name="referral", key_service_urls={"intake": "http://intake.test"})
+    settings = ServiceSettings(service_name="referral", key_service_urls={"intake": "http://intake.test"},
+                               service_tokens=SecretStr(json.dumps({"intake": "token-for-intake"})))
     ring = KeyRing(settings, transport=httpx.MockTransport(answer))
     got = await ring.keys({"intake/case/live-1", "intake/case/gone-2"})
     assert got == {"intake/case/live-1": KEY, "intake/case/gone-2": None}
     assert await ring.keys({"intake/case/live-1", "intake/case/gone-2"}) == got
     assert len(calls) == 1 and calls[0]["url"] == "http://intake.test/v1/data-keys"
+    assert calls[0]["auth"] == "Bearer token-for-intake"
     ring.forget("live-1")  # case.erased seen
     status["code"] = 403
     with pytest.raises(KeysUnavailable):
         await ring.keys({"intake/case/live-1"})
     with pytest.raises(KeysUnavailable):
         await ring.keys({"partners/inbox.x/1"})  # no URL for that producer
+    await ring.close()
+
+
+async def test_without_credentials_a_service_cannot_ask_and_says_why():
+    settings = ServiceSettings(service_name="referral", key_service_urls={"intake": "http://intake.test"})
+    ring = KeyRing(settings, transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    with pytest.raises(KeysUnavailable, match="no service credentials"):
+        await ring.keys({"intake/case/1"})
+    await ring.close()
+
+
+async def test_a_service_gets_its_token_from_the_issuer_with_its_own_client():
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/v1/oauth/token":
+            return httpx.Response(200, json={"access_token": "issued", "token_type": "Bearer", "expires_in": 300})
+        return httpx.Response(200, json={"keys": {}, "erased": json.loads(request.content)["kids"]})
+
+    settings = ServiceSettings(service_name="referral", key_service_urls={"intake": "http://intake.test"},
+                               token_url="http://intake.test/v1/oauth/token", service_client_id="referral-1",
+                               service_client_secret=SecretStr("s3cr3t-value-for-the-test"))
+    ring = KeyRing(settings, transport=httpx.MockTransport(answer))
+    assert await ring.keys({"intake/case/a"}) == {"intake/case/a": None}
+    await ring.keys({"intake/case/b"})
+    token_calls = [r for r in seen if r.url.path == "/v1/oauth/token"]
+    assert len(token_calls) == 1 and b"audience=intake" in token_calls[0].content  # cached, one audience
+    assert all(r.headers["authorization"] == "Bearer issued" for r in seen if r.url.path == "/v1/data-keys")
     await ring.close()

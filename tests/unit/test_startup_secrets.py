@@ -21,7 +21,8 @@ SETTINGS = {"intake": IntakeSettings, "referral": ReferralSettings, "partners": 
 def good(service: str) -> dict[str, str]:
     """What `python -m samenwijk_dev secrets` makes: values every check accepts."""
     values = deploy_secrets.fresh()
-    env = {"jwt_jwks": values["SAMENWIJK_JWT_JWKS"], "database_url": GOOD_DB}
+    env = {"jwt_jwks": values["SAMENWIJK_JWT_JWKS"], "database_url": GOOD_DB,
+           "data_key_kek": values[f"SAMENWIJK_{service.upper()}_DATA_KEY_KEK"]}
     env |= {"intake": {"jwt_signing_key": values["SAMENWIJK_JWT_SIGNING_KEY"]},
             "partners": {"webhook_secret_key": values["SAMENWIJK_WEBHOOK_SECRET_KEY"]},
             "reporting": {"disclosure_key": values["SAMENWIJK_DISCLOSURE_KEY"]}}.get(service, {})

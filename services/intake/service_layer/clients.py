@@ -48,6 +48,27 @@ async def register(uow: UnitOfWork, organisation_id: str, org_type: str, scopes:
     return client_id, secret
 
 
+SERVICE_SCOPE = "data-keys:read"
+
+
+async def keep_service_clients(uow: UnitOfWork, secrets_by_service: dict[str, str], now: datetime) -> list[str]:
+    """The clients the other services fetch data keys with (`<service>-service`, org_type
+    service, scope data-keys:read), in step with SAMENWIJK_SERVICE_CLIENTS: made when missing,
+    the secret replaced when it changed. Returns the client ids."""
+    ids = []
+    for service, secret in sorted(secrets_by_service.items()):
+        client_id = f"{service}-service"
+        row = await repository.get_client(uow.conn, client_id)
+        hashed = None if row and await asyncio.to_thread(verify_client, secret, row["secret_hash"]) \
+            else await asyncio.to_thread(hash_client_secret, secret)
+        if row is None:
+            await repository.add_client(uow.conn, client_id, service, "service", [SERVICE_SCOPE], hashed)
+        elif hashed is not None:
+            await repository.replace_client_secret(uow.conn, client_id, hashed, now)
+        ids.append(client_id)
+    return ids
+
+
 async def list_clients(uow: UnitOfWork, organisation_id: str | None) -> list[dict[str, Any]]:
     return [_view(r) for r in await repository.list_clients(uow.conn, organisation_id)]
 
