@@ -56,12 +56,16 @@ class Injector:
         kind, _, what = name.partition(":")
         handler = {"kill": self._kill, "group": self._group, "pg": self._pg,
                    "kafka": self._kafka, "tansu": self._tansu_loss}[kind]
-        await handler(fault, what)
+        try:
+            await handler(fault, what)
+        except Exception as exc:  # noqa: BLE001 - a slow repair is a finding, not the end of the run
+            fault.notes.append(f"repair failed: {exc!r}")
+            fault.hit = fault.hit or time.monotonic()
         fault.repaired = time.monotonic()
         return fault
 
     async def _ready(self, svc) -> None:
-        await asyncio.to_thread(svc.wait_ready, 120)
+        await asyncio.to_thread(svc.wait_ready, 300)
 
     async def _kill(self, fault: Fault, name: str) -> None:
         svc = self.stack.services[name]
@@ -113,7 +117,12 @@ class Injector:
             return
         node.kill()
         await asyncio.sleep(self.restart_after)
-        await asyncio.to_thread(node.restart, True)
+        node.restart(wait=False)
+        deadline = time.monotonic() + 600  # a JVM on a loaded box can take minutes
+        while not node.ready():
+            if time.monotonic() > deadline or not node.alive:
+                raise RuntimeError(f"kafka node {node_id} did not come back; see {node.log_path}")
+            await asyncio.sleep(0.5)
 
     async def _tansu_loss(self, fault: Fault, _: str) -> None:
         """The broker's process dies and comes back empty (memory storage), same port."""

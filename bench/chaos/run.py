@@ -76,7 +76,8 @@ async def drive(stack: Stack, args: argparse.Namespace, out: dict) -> checker.Re
             print(f"  [{time.monotonic() - t0:6.1f} s] fault {name} …", end="", flush=True)
             fault = await injector.inject(name)
             done.append(fault)
-            print(f" repaired after {fault.repaired - fault.hit:.1f} s {fault.detail}", flush=True)
+            print(f" repaired after {fault.repaired - fault.hit:.1f} s {fault.detail} {' '.join(fault.notes)}",
+                  flush=True)
         await load_task
         print(f"  [{time.monotonic() - t0:6.1f} s] load done; draining …", flush=True)
         final = needed(load, units, time.monotonic())
@@ -160,7 +161,7 @@ def report(args: argparse.Namespace, out: dict, rep: checker.Report, started: fl
     for f in [out["baseline"], *out.get("faults", [])]:
         rep_s = None if f.repaired is None else f.repaired - f.hit
         print(f"{f.name:<24}{f.detail:<8}{_fmt(rep_s):>9}{_fmt(f.progress_s):>10} {f.progress_stage:<13}"
-              f"{_fmt(f.catch_up_s):>9} {f.catch_up_stage}")
+              f"{_fmt(f.catch_up_s):>9} {f.catch_up_stage}" + "".join(f"\n{'':<24}! {n}" for n in f.notes))
     m: Monitor = out["monitor"]
     print(f"(monitor: {len(m.samples)} samples, {m.failed_samples} missed"
           f"{', the last for ' + m.last_error if m.last_error else ''})")
@@ -206,6 +207,8 @@ def main(args: argparse.Namespace) -> int:
             try:
                 rep = asyncio.run(asyncio.wait_for(drive(stack, args, out), limit))
             except TimeoutError:
+                if time.monotonic() - started < limit:
+                    raise  # a timeout inside the harness, not the run's limit
                 print(f"chaos: the time limit of {limit:.0f} s ran out", file=sys.stderr)
                 return 3
             report(args, out, rep, started)
