@@ -89,8 +89,8 @@ async def read_topics(bootstrap: list[str], unreadable: list[str], timeout: floa
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
-        unreadable.extend(f"{tp.topic}[{tp.partition}] at {await consumer.position(tp)} of {end[tp]}"
-                          for tp in remaining)  # a broker that says it has records it cannot serve
+        for tp in remaining:  # a broker that says it has records it cannot serve
+            unreadable.append(f"{tp.topic}[{tp.partition}] at {await consumer.position(tp)} of {end[tp]}")
         return out
     finally:
         await consumer.stop()
