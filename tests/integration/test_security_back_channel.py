@@ -19,6 +19,7 @@ from contracts.events import CaseErased, DeclineReferral
 from contracts.topics import Topics
 from samenwijk_dev import demo
 from tests.integration.conftest import (
+    open_as_partner,
     CONFUSED_PERSON,
     NUISANCE,
     auth,
@@ -116,12 +117,15 @@ def decline_on_kafka(stack, partner_id: str, referral_id: str, code: str, reason
             [(referral_id.encode(), encode(command, f"urn:nld:partner:{partner_id}"))])
 
 
-def inbox_escalation(stack, partner_id: str, referral_id: str) -> dict:
-    records = read_topic(stack, Topics.partner_inbox(partner_id), lambda rs: any(
-        envelope(r)["type"] == "nl.samenwijk.escalation.raised" and envelope(r)["data"].get("referral_id") == referral_id
-        for r in rs))
-    return next(envelope(r)["data"] for r in records if envelope(r)["type"] == "nl.samenwijk.escalation.raised"
-                and envelope(r)["data"].get("referral_id") == referral_id)
+def inbox_escalation(stack, tokens, partner_id: str, referral_id: str) -> dict:
+    """The escalation on the partner's inbox, opened with its inbox key as the partner would."""
+    def is_it(r) -> bool:
+        return envelope(r)["type"] == "nl.samenwijk.escalation.raised" and envelope(r)["data"].get("referral_id") == referral_id
+
+    records = read_topic(stack, Topics.partner_inbox(partner_id), lambda rs: any(is_it(r) for r in rs))
+    data = open_as_partner(stack, tokens[partner_id], next(r for r in records if is_it(r)))
+    assert data is not None, "the owner of the escalation could not open its own inbox copy"
+    return data
 
 
 def test_a_ggz_progress_note_reaches_the_corporation_as_in_behandeling_only(stack, tokens, routing_ready):
@@ -147,7 +151,7 @@ def test_a_wijkteam_decline_reason_stays_out_of_escalations_and_the_case_view(st
     referral_id = referral_of(stack, tokens, WIJKTEAM, case_id)
     decline_on_kafka(stack, WIJKTEAM, referral_id, "geen_toestemming", reason)  # the Kafka-native partner
 
-    escalation = inbox_escalation(stack, GEMEENTE, referral_id)
+    escalation = inbox_escalation(stack, tokens, GEMEENTE, referral_id)
     assert (escalation["level"], escalation["reason_code"], escalation["response_code"]) == (
         "casusoverleg", "afgewezen_geen_alternatief", "geen_toestemming")
     assert "response_text" not in escalation and "geen toestemming" in escalation["reason"]
@@ -179,7 +183,7 @@ def test_an_agreement_that_names_the_recipients_lets_the_text_through_and_erasur
     referral_id = referral_of(stack, tokens, WIJKTEAM, case_id)
     decline_on_kafka(stack, WIJKTEAM, referral_id, "overig", reason)
 
-    escalation = inbox_escalation(stack, GEMEENTE, referral_id)
+    escalation = inbox_escalation(stack, tokens, GEMEENTE, referral_id)
     assert escalation["response_text"] == reason
     _, part = part_of(stack, tokens, case_id, WIJKTEAM, lambda p: p["response_code"] == "overig")
     assert part["partner_note"] == reason
